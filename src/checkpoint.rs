@@ -1,0 +1,108 @@
+//! The training checkpoint: everything needed to continue a run bit-for-bit.
+//!
+//! One file, `checkpoint.bin`, written atomically: a magic header, a format version,
+//! the payload length and a CRC-32 guard the bincode payload, so a truncated or
+//! corrupted file is reported as such instead of being half-loaded.
+
+use crate::rl::{DdpgState, Noise, ReplayBuffer};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &[u8; 8] = b"SAFERLCK";
+const VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8 + 4;
+
+/// Progress counters of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counters {
+    pub episodes: u64,
+    pub env_steps: u64,
+    pub updates: u64,
+}
+
+/// The complete state of a training run at an episode boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub counters: Counters,
+    pub agent: DdpgState,
+    pub buffer: ReplayBuffer,
+    pub noise: Noise,
+    pub rng: ChaCha8Rng,
+}
+
+/// Why a checkpoint could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("cannot access checkpoint {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("checkpoint {path} is corrupt: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+}
+
+/// The checkpoint file of a run directory.
+pub fn path_in(run_dir: &Path) -> PathBuf {
+    run_dir.join("checkpoint.bin")
+}
+
+impl Checkpoint {
+    /// Writes the checkpoint atomically to `path`.
+    pub fn save(&self, path: &Path) -> Result<(), CheckpointError> {
+        let payload = bincode::serialize(self).expect("a Checkpoint always serializes");
+        let mut bytes = Vec::with_capacity(HEADER_LEN + payload.len());
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        crate::atomic::write(path, &bytes).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    pub fn load(path: &Path) -> Result<Self, CheckpointError> {
+        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::decode(&bytes).map_err(|reason| CheckpointError::Corrupt {
+            path: path.to_path_buf(),
+            reason,
+        })
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() < HEADER_LEN {
+            return Err(format!(
+                "{} bytes is shorter than the {HEADER_LEN}-byte header (truncated?)",
+                bytes.len()
+            ));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err("not a saferl checkpoint (bad magic bytes)".to_string());
+        }
+        let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
+        let version = word(8);
+        if version != VERSION {
+            return Err(format!(
+                "format version {version}, this saferl reads {VERSION}"
+            ));
+        }
+        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let payload = &bytes[HEADER_LEN..];
+        if payload.len() as u64 != len {
+            return Err(format!(
+                "payload is {} bytes, header says {len} (truncated?)",
+                payload.len()
+            ));
+        }
+        if crc32fast::hash(payload) != word(20) {
+            return Err("checksum mismatch".to_string());
+        }
+        bincode::deserialize(payload).map_err(|e| format!("cannot decode payload: {e}"))
+    }
+}

@@ -1,0 +1,249 @@
+//! The `saferl` command line: parses arguments, calls the library, reports errors as
+//! one line naming the problem (never a panic).
+
+use crate::config::{Config, default_run_dir};
+use crate::eval::{Stream, episode_seed, evaluate};
+use crate::nn::nnet::{NnetFile, Normalization, read_nnet, write_nnet};
+use crate::nn::{ActionScaling, Policy};
+use crate::run::Run;
+use crate::train::Trainer;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "saferl",
+    version,
+    about = "Train reinforcement-learning agents that are provably safe"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a DDPG agent from a config, or resume an interrupted run.
+    Train(TrainArgs),
+    /// Evaluate the greedy policy of a run.
+    Eval(EvalArgs),
+    /// Write the actor of a run as a .nnet file (pre-tanh ReLU network).
+    Export(ExportArgs),
+}
+
+#[derive(Debug, Args)]
+struct TrainArgs {
+    /// TOML run config (see configs/).
+    #[arg(long, required_unless_present = "resume", conflicts_with = "resume")]
+    config: Option<PathBuf>,
+    /// Continue the run in this directory from its latest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// Where to write the run (default: runs/<name>-<timestamp>).
+    #[arg(long, conflicts_with = "resume")]
+    run_dir: Option<PathBuf>,
+    /// Override train.episodes (with --resume: the new total).
+    #[arg(long)]
+    episodes: Option<usize>,
+    /// Override the config's seed.
+    #[arg(long, conflicts_with = "resume")]
+    seed: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct EvalArgs {
+    /// The run whose latest checkpoint to evaluate.
+    #[arg(
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "net",
+        conflicts_with = "net"
+    )]
+    run: Option<PathBuf>,
+    /// Evaluate this .nnet actor (pre-tanh outputs) instead, in the env of --config.
+    #[arg(long, requires = "config")]
+    net: Option<PathBuf>,
+    /// Config naming the env and properties for --net.
+    #[arg(long, requires = "net")]
+    config: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    episodes: usize,
+    /// Seed of the evaluation episodes (default: the run's seed).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Print one JSON object instead of a sentence.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+struct ExportArgs {
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Runs the CLI and maps errors to a one-line message and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(args) => train(args),
+        Command::Eval(args) => eval(args),
+        Command::Export(args) => export(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let mut trainer = match (&args.config, &args.resume) {
+        (Some(path), None) => {
+            let mut config = Config::load(path)?;
+            if let Some(episodes) = args.episodes {
+                config.train.episodes = episodes;
+            }
+            if let Some(seed) = args.seed {
+                config.seed = seed;
+            }
+            let dir = args
+                .run_dir
+                .clone()
+                .unwrap_or_else(|| default_run_dir(&config));
+            Trainer::start(Run::create(&dir, config)?)?
+        }
+        (None, Some(dir)) => {
+            let mut run = Run::open(dir)?;
+            if let Some(episodes) = args.episodes {
+                run.config.train.episodes = episodes;
+                run.write_config()?;
+            }
+            Trainer::resume(run)?
+        }
+        _ => unreachable!("clap requires exactly one of --config and --resume"),
+    };
+    let progress = progress_bar(args.quiet, "episodes");
+    let summary = trainer.run(&progress)?;
+    progress.finish_and_clear();
+    let e = &summary.final_eval;
+    println!(
+        "trained {} episodes ({} env steps, {} updates) in {:.1} s; greedy return {:.1} ± {:.1} over {} episodes, violation rate {:.4}",
+        summary.episodes,
+        summary.env_steps,
+        summary.updates,
+        summary.wall_time_s,
+        e.return_mean,
+        e.return_std,
+        e.episodes,
+        e.violation_rate
+    );
+    Ok(())
+}
+
+fn eval(args: EvalArgs) -> Result<()> {
+    let (run, policy) = match (&args.run, &args.net, &args.config) {
+        (Some(dir), None, None) => {
+            let run = Run::open(dir)?;
+            let policy = run.load_policy()?;
+            (run, policy)
+        }
+        (None, Some(net), Some(config)) => {
+            let run = Run {
+                dir: PathBuf::from("."),
+                config: Config::load(config)?,
+            };
+            let policy = policy_from_nnet(net, &run)?;
+            (run, policy)
+        }
+        _ => unreachable!("clap requires --run, or --net with --config"),
+    };
+    let properties = run.properties()?;
+    let seed = args.seed.unwrap_or(run.config.seed);
+    let mut env = run.env();
+    let report = evaluate(
+        &policy,
+        env.as_mut(),
+        &properties,
+        (0..args.episodes as u64).map(|i| episode_seed(seed, Stream::Eval, i)),
+    );
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "return {:.2} ± {:.2} over {} greedy episodes (mean length {:.1}), violation rate {:.4}",
+            report.return_mean,
+            report.return_std,
+            report.episodes,
+            report.length_mean,
+            report.violation_rate
+        );
+    }
+    Ok(())
+}
+
+/// A .nnet actor with the output transform of `run`'s environment.
+fn policy_from_nnet(path: &Path, run: &Run) -> Result<Policy> {
+    let net = read_nnet(path)?.net;
+    let env = run.env();
+    let (obs, act) = (env.observation_bounds(), env.action_bounds());
+    if (net.input_dim(), net.output_dim()) != (obs.dim(), act.dim()) {
+        bail!(
+            "{}: the network maps {} inputs to {} outputs, but the env observes {} and acts with {}",
+            path.display(),
+            net.input_dim(),
+            net.output_dim(),
+            obs.dim(),
+            act.dim()
+        );
+    }
+    Ok(Policy {
+        net,
+        scaling: ActionScaling::from_bounds(&act.lower, &act.upper),
+    })
+}
+
+fn export(args: ExportArgs) -> Result<()> {
+    let run = Run::open(&args.run)?;
+    let policy = run.load_policy()?;
+    let bounds = run.env().observation_bounds();
+    let mut normalization = Normalization::identity(policy.net.input_dim());
+    normalization.input_min = bounds.lower;
+    normalization.input_max = bounds.upper;
+    let comments = vec![
+        format!("saferl actor of run {}", args.run.display()),
+        "outputs are pre-tanh: action = offset + scale * tanh(y)".to_string(),
+        format!("scale = {:?}", policy.scaling.scale),
+        format!("offset = {:?}", policy.scaling.offset),
+    ];
+    let file = NnetFile {
+        net: policy.net,
+        normalization,
+        comments,
+    };
+    write_nnet(&args.out, &file)
+        .with_context(|| format!("exporting the actor of {}", args.run.display()))?;
+    println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn progress_bar(quiet: bool, unit: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(0);
+    let template =
+        format!("{{bar:40}} {{pos}}/{{len}} {unit} [{{elapsed_precise}}<{{eta}}] {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid progress template"));
+    bar
+}

@@ -1,0 +1,277 @@
+//! The training loop: environment → DDPG → logs and checkpoints.
+
+use crate::checkpoint::{Checkpoint, Counters};
+use crate::eval::{EvalReport, Stream, episode_seed, evaluate, violates};
+use crate::log::Metrics;
+use crate::rl::{Ddpg, Noise, ReplayBuffer, Transition};
+use crate::run::{Run, RunError};
+use crate::spec::Property;
+use indicatif::ProgressBar;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use saferl_envs::Env;
+use serde::Serialize;
+use std::time::{Duration, Instant};
+
+/// What a finished run reports (also written to `summary.json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainSummary {
+    pub episodes: u64,
+    pub env_steps: u64,
+    pub updates: u64,
+    pub wall_time_s: f64,
+    pub final_eval: EvalReport,
+}
+
+/// A run being trained: all the state a checkpoint holds, plus the live logs.
+pub struct Trainer {
+    run: Run,
+    env: Box<dyn Env>,
+    agent: Ddpg,
+    buffer: ReplayBuffer,
+    noise: Noise,
+    rng: ChaCha8Rng,
+    counters: Counters,
+    properties: Vec<Property>,
+    metrics: Metrics,
+}
+
+/// Sums over one episode, for its log line.
+#[derive(Default)]
+struct EpisodeStats {
+    total_return: f64,
+    steps: u64,
+    violations: u64,
+    updates: u64,
+    critic_loss: f64,
+    actor_loss: f64,
+    update_time: Duration,
+    wall_time: Duration,
+}
+
+impl Trainer {
+    /// Starts a new run in `run.dir`.
+    pub fn start(run: Run) -> Result<Self, RunError> {
+        let properties = run.properties()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(run.config.seed);
+        let agent = run.new_agent(&mut rng);
+        let env = run.env();
+        let buffer = ReplayBuffer::new(
+            run.config.train.buffer_capacity,
+            env.observation_bounds().dim(),
+            env.action_bounds().dim(),
+        );
+        let noise = Noise::new(&run.config.noise, env.action_bounds().dim());
+        let metrics = Metrics::open(&run.dir, None).map_err(|e| RunError::io(&run.dir, e))?;
+        Ok(Self {
+            env,
+            agent,
+            buffer,
+            noise,
+            rng,
+            counters: Counters::default(),
+            properties,
+            metrics,
+            run,
+        })
+    }
+
+    /// Continues `run` from its latest checkpoint.
+    pub fn resume(run: Run) -> Result<Self, RunError> {
+        let properties = run.properties()?;
+        let (agent, checkpoint) = run.load_agent()?;
+        let metrics = Metrics::open(&run.dir, Some(checkpoint.counters.env_steps))
+            .map_err(|e| RunError::io(&run.dir, e))?;
+        Ok(Self {
+            env: run.env(),
+            agent,
+            buffer: checkpoint.buffer,
+            noise: checkpoint.noise,
+            rng: checkpoint.rng,
+            counters: checkpoint.counters,
+            properties,
+            metrics,
+            run,
+        })
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    pub fn agent(&self) -> &Ddpg {
+        &self.agent
+    }
+
+    /// Trains until the config's episode count, checkpointing on the way.
+    pub fn run(&mut self, progress: &ProgressBar) -> Result<TrainSummary, RunError> {
+        let started = Instant::now();
+        let total = self.run.config.train.episodes as u64;
+        progress.set_length(total);
+        progress.set_position(self.counters.episodes);
+        while self.counters.episodes < total {
+            let stats = self.episode();
+            self.counters.episodes += 1;
+            self.log_episode(&stats)?;
+            let t = &self.run.config.train;
+            let episode = self.counters.episodes;
+            if t.eval_every > 0 && episode % t.eval_every as u64 == 0 && episode < total {
+                let report = self.evaluate_greedy(t.eval_episodes);
+                self.log_eval(&report)?;
+                progress.set_message(format!("eval return {:.1}", report.return_mean));
+            }
+            if episode % self.run.config.train.checkpoint_every as u64 == 0 || episode == total {
+                self.checkpoint()?;
+            }
+            progress.inc(1);
+        }
+        let final_eval = self.evaluate_greedy(self.run.config.train.eval_episodes);
+        self.log_eval(&final_eval)?;
+        self.metrics
+            .flush()
+            .map_err(|e| RunError::io(&self.run.dir, e))?;
+        let summary = TrainSummary {
+            episodes: self.counters.episodes,
+            env_steps: self.counters.env_steps,
+            updates: self.counters.updates,
+            wall_time_s: started.elapsed().as_secs_f64(),
+            final_eval,
+        };
+        let path = self.run.dir.join("summary.json");
+        let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
+        crate::atomic::write(&path, json.as_bytes()).map_err(|e| RunError::io(&path, e))?;
+        Ok(summary)
+    }
+
+    /// One training episode: act with exploration, store, update.
+    fn episode(&mut self) -> EpisodeStats {
+        let t = self.run.config.train.clone();
+        let seed = episode_seed(self.run.config.seed, Stream::Train, self.counters.episodes);
+        let mut observation = self.env.reset(seed);
+        let mut stats = EpisodeStats::default();
+        let started = Instant::now();
+        let act_dim = self.agent.act_dim();
+        loop {
+            let normalized: Vec<f64> = if self.counters.env_steps < t.warmup_steps as u64 {
+                (0..act_dim)
+                    .map(|_| self.rng.random_range(-1.0..=1.0))
+                    .collect()
+            } else {
+                let greedy = self.agent.act_normalized(&observation);
+                let noise = self.noise.sample(&mut self.rng);
+                greedy
+                    .iter()
+                    .zip(&noise)
+                    .map(|(a, n)| (a + n).clamp(-1.0, 1.0))
+                    .collect()
+            };
+            let action = self.agent.scaling().to_env(&normalized);
+            stats.violations += u64::from(violates(&self.properties, &observation, &action));
+            let step = self.env.step(&action);
+            self.buffer.push(&Transition {
+                observation: &observation,
+                action: &normalized,
+                reward: step.reward,
+                next_observation: &step.observation,
+                terminal: step.terminated,
+            });
+            self.counters.env_steps += 1;
+            stats.steps += 1;
+            stats.total_return += step.reward;
+            if self.buffer.len() >= t.learning_starts.max(t.batch_size) {
+                let clock = Instant::now();
+                for _ in 0..t.updates_per_step {
+                    let batch = self.buffer.sample(t.batch_size, &mut self.rng);
+                    let losses = self.agent.update(&batch);
+                    stats.critic_loss += f64::from(losses.critic);
+                    stats.actor_loss += f64::from(losses.actor);
+                    stats.updates += 1;
+                }
+                stats.update_time += clock.elapsed();
+                self.counters.updates += t.updates_per_step as u64;
+            }
+            if step.terminated || step.truncated {
+                break;
+            }
+            observation = step.observation;
+        }
+        self.noise.end_episode();
+        stats.wall_time = started.elapsed();
+        stats
+    }
+
+    fn log_episode(&mut self, stats: &EpisodeStats) -> Result<(), RunError> {
+        let step = self.counters.env_steps;
+        let mut scalars = vec![
+            ("train/episode_return", stats.total_return),
+            ("train/episode_length", stats.steps as f64),
+            ("train/noise_sigma", self.noise.sigma()),
+            (
+                "safety/violation_rate",
+                stats.violations as f64 / stats.steps.max(1) as f64,
+            ),
+            // Acting, stepping and learning together: the rate a user waits on.
+            (
+                "perf/env_steps_per_s",
+                stats.steps as f64 / stats.wall_time.as_secs_f64().max(1e-9),
+            ),
+        ];
+        if stats.updates > 0 {
+            let n = stats.updates as f64;
+            let secs = stats.update_time.as_secs_f64().max(1e-9);
+            scalars.extend([
+                ("loss/critic", stats.critic_loss / n),
+                ("loss/actor", stats.actor_loss / n),
+                ("perf/updates_per_s", n / secs),
+            ]);
+        }
+        self.write(&scalars, step)
+    }
+
+    fn log_eval(&mut self, report: &EvalReport) -> Result<(), RunError> {
+        self.write(
+            &[
+                ("eval/return_mean", report.return_mean),
+                ("eval/return_std", report.return_std),
+                ("eval/violation_rate", report.violation_rate),
+            ],
+            self.counters.env_steps,
+        )
+    }
+
+    fn write(&mut self, scalars: &[(&str, f64)], step: u64) -> Result<(), RunError> {
+        for (tag, value) in scalars {
+            self.metrics
+                .scalar(tag, *value, step)
+                .map_err(|e| RunError::io(&self.run.dir, e))?;
+        }
+        Ok(())
+    }
+
+    /// Greedy episodes on evaluation seeds (they never touch the training RNG).
+    pub fn evaluate_greedy(&mut self, episodes: usize) -> EvalReport {
+        let policy = self.agent.policy();
+        let seed = self.run.config.seed;
+        evaluate(
+            &policy,
+            self.env.as_mut(),
+            &self.properties,
+            (0..episodes as u64).map(|i| episode_seed(seed, Stream::Eval, i)),
+        )
+    }
+
+    fn checkpoint(&mut self) -> Result<(), RunError> {
+        self.metrics
+            .flush()
+            .map_err(|e| RunError::io(&self.run.dir, e))?;
+        let checkpoint = Checkpoint {
+            counters: self.counters,
+            agent: self.agent.state(),
+            buffer: self.buffer.clone(),
+            noise: self.noise.clone(),
+            rng: self.rng.clone(),
+        };
+        checkpoint.save(&self.run.checkpoint_path())?;
+        Ok(())
+    }
+}

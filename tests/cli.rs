@@ -1,0 +1,198 @@
+//! The command line on good and bad input: every bad input exits non-zero with one
+//! line naming the problem, and nothing panics.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+fn run(args: &[&str]) -> Output {
+    common::saferl().args(args).output().unwrap()
+}
+
+/// Asserts a clean failure: non-zero exit, one `error:` line mentioning every needle.
+fn assert_clean_error(output: &Output, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "expected failure, stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in: {stderr}");
+    }
+}
+
+/// The shipped pendulum config with `edit` applied to its text.
+fn edited_config(dir: &Path, edit: impl Fn(String) -> String) -> String {
+    let text = std::fs::read_to_string(common::repo_path("configs/pendulum.toml")).unwrap();
+    let path = dir.join("bad.toml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn train_with(config: &str, dir: &Path) -> Output {
+    let run_dir = dir.join("run");
+    run(&[
+        "train",
+        "--quiet",
+        "--config",
+        config,
+        "--run-dir",
+        run_dir.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn unknown_key_is_named_with_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = edited_config(dir.path(), |t| {
+        t.replace("tau = 0.005", "tau = 0.005\ntua = 1")
+    });
+    assert_clean_error(
+        &train_with(&config, dir.path()),
+        &["bad.toml", "train", "tua"],
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "no run dir for a bad config"
+    );
+}
+
+#[test]
+fn wrong_type_is_named_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = edited_config(dir.path(), |t| {
+        t.replace("episodes = 150", "episodes = \"150\"")
+    });
+    assert_clean_error(
+        &train_with(&config, dir.path()),
+        &["bad.toml", "train.episodes"],
+    );
+}
+
+#[test]
+fn negative_learning_rate_is_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = edited_config(dir.path(), |t| {
+        t.replace("actor_lr = 1e-3", "actor_lr = -1e-3")
+    });
+    assert_clean_error(
+        &train_with(&config, dir.path()),
+        &["train.actor_lr", "-0.001"],
+    );
+}
+
+#[test]
+fn malformed_property_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = edited_config(dir.path(), |t| t.replace("\"y0 >= 1.5\"", "\"y1 >= 1.5\""));
+    assert_clean_error(
+        &train_with(&config, dir.path()),
+        &[
+            "property[0]",
+            "no-hard-torque-near-upright",
+            "y1",
+            "out of range",
+        ],
+    );
+}
+
+#[test]
+fn missing_config_file_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    assert_clean_error(
+        &train_with(missing.to_str().unwrap(), dir.path()),
+        &["nope.toml"],
+    );
+}
+
+#[test]
+fn not_a_run_directory_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = run(&["eval", "--run", dir.path().to_str().unwrap()]);
+    assert_clean_error(&output, &["not a saferl run directory"]);
+}
+
+#[test]
+fn truncated_checkpoint_and_malformed_nnet_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = common::tiny_pendulum_config(2, 1);
+    let config_path = common::write_config(dir.path(), "tiny.toml", &config);
+    let run_dir = dir.path().join("run");
+    let run_dir_text = run_dir.to_str().unwrap();
+    let trained = run(&[
+        "train",
+        "--quiet",
+        "--config",
+        config_path.to_str().unwrap(),
+        "--run-dir",
+        run_dir_text,
+    ]);
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+
+    // Export works and evaluates the same as the run.
+    let nnet = dir.path().join("actor.nnet");
+    let exported = run(&[
+        "export",
+        "--run",
+        run_dir_text,
+        "--out",
+        nnet.to_str().unwrap(),
+    ]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let from_run = run(&["eval", "--run", run_dir_text, "--episodes", "3", "--json"]);
+    let from_nnet = run(&[
+        "eval",
+        "--net",
+        nnet.to_str().unwrap(),
+        "--config",
+        config_path.to_str().unwrap(),
+        "--episodes",
+        "3",
+        "--json",
+    ]);
+    assert!(from_run.status.success() && from_nnet.status.success());
+    assert_eq!(
+        from_run.stdout, from_nnet.stdout,
+        "exported actor behaves like the run's"
+    );
+
+    // A .nnet cut in the middle of its weights.
+    let text = std::fs::read_to_string(&nnet).unwrap();
+    let cut: String = text.lines().take(12).collect::<Vec<_>>().join("\n");
+    std::fs::write(&nnet, cut).unwrap();
+    let output = run(&[
+        "eval",
+        "--net",
+        nnet.to_str().unwrap(),
+        "--config",
+        config_path.to_str().unwrap(),
+    ]);
+    assert_clean_error(&output, &["actor.nnet", "line"]);
+
+    // A checkpoint cut in half.
+    let checkpoint = run_dir.join("checkpoint.bin");
+    let bytes = std::fs::read(&checkpoint).unwrap();
+    std::fs::write(&checkpoint, &bytes[..bytes.len() / 2]).unwrap();
+    assert_clean_error(
+        &run(&["eval", "--run", run_dir_text]),
+        &["checkpoint.bin", "truncated"],
+    );
+    assert_clean_error(
+        &run(&["train", "--quiet", "--resume", run_dir_text]),
+        &["checkpoint.bin", "truncated"],
+    );
+}
