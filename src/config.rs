@@ -277,7 +277,13 @@ impl PropertyConfig {
                 ));
             }
         }
-        if let Some(i) = (0..obs_dim).find(|&i| !(self.lower[i] <= self.upper[i])) {
+        if let Some((key, i)) = [("lower", &self.lower), ("upper", &self.upper)]
+            .iter()
+            .find_map(|(key, v)| v.iter().position(|x| !x.is_finite()).map(|i| (key, i)))
+        {
+            return Err(format!("`{key}[{i}]` is not a finite number"));
+        }
+        if let Some(i) = (0..obs_dim).find(|&i| self.lower[i] > self.upper[i]) {
             return Err(format!(
                 "`lower[{i}]` = {} is above `upper[{i}]` = {}",
                 self.lower[i], self.upper[i]
@@ -335,14 +341,17 @@ fn in_range(key: &str, value: f64, lo: f64, hi: f64) -> Result<(), String> {
     Ok(())
 }
 
-/// Error messages from toml span several lines (with a source excerpt); keep one.
+/// Error messages from toml span several lines with a source excerpt (`19 | tua = 1`
+/// and a `^` marker); keep the sentences, joined on one line.
 fn one_line(e: &dyn std::fmt::Display) -> String {
+    let is_excerpt = |l: &str| {
+        let gutter = l.split('|').next().unwrap_or("").trim();
+        l.contains('|') && gutter.chars().all(|c| c.is_ascii_digit())
+    };
     e.to_string()
         .lines()
         .map(str::trim)
-        .filter(|l| {
-            !l.is_empty() && !l.starts_with('|') && !l.chars().all(|c| c == '^' || c == ' ')
-        })
+        .filter(|l| !l.is_empty() && !is_excerpt(l) && !l.chars().all(|c| c == '^' || c == ' '))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -73,14 +73,24 @@ pub fn evaluate(
 /// Seeds of a family of episodes, derived from the run seed so that training,
 /// evaluation and user-requested evaluations never share episodes by accident.
 pub fn episode_seed(run_seed: u64, stream: Stream, index: u64) -> u64 {
-    splitmix64(splitmix64(run_seed ^ stream as u64).wrapping_add(index))
+    splitmix64(splitmix64(run_seed ^ stream.salt()).wrapping_add(index))
 }
 
 /// Independent families of episode seeds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {
-    Train = 0x5452_4149_4e00_0000,
-    Eval = 0x4556_414c_0000_0000,
+    Train,
+    Eval,
+}
+
+impl Stream {
+    /// A constant that separates this family's seeds from the others'.
+    fn salt(self) -> u64 {
+        match self {
+            Stream::Train => 0x5452_4149_4e00_0000,
+            Stream::Eval => 0x4556_414c_0000_0000,
+        }
+    }
 }
 
 fn splitmix64(mut z: u64) -> u64 {

@@ -76,10 +76,18 @@ impl Trainer {
         })
     }
 
-    /// Continues `run` from its latest checkpoint.
+    /// Continues `run` from its latest checkpoint (which must be short of `train.episodes`).
     pub fn resume(run: Run) -> Result<Self, RunError> {
         let properties = run.properties()?;
         let (agent, checkpoint) = run.load_agent()?;
+        let done = checkpoint.counters.episodes;
+        if done >= run.config.train.episodes as u64 {
+            return Err(RunError::Invalid(format!(
+                "{} has already trained {done} episodes (train.episodes = {}): pass --episodes N with N > {done} to train longer",
+                run.dir.display(),
+                run.config.train.episodes
+            )));
+        }
         let metrics = Metrics::open(&run.dir, Some(checkpoint.counters.env_steps))
             .map_err(|e| RunError::io(&run.dir, e))?;
         Ok(Self {
@@ -115,12 +123,14 @@ impl Trainer {
             self.log_episode(&stats)?;
             let t = &self.run.config.train;
             let episode = self.counters.episodes;
-            if t.eval_every > 0 && episode % t.eval_every as u64 == 0 && episode < total {
+            if t.eval_every > 0 && episode.is_multiple_of(t.eval_every as u64) && episode < total {
                 let report = self.evaluate_greedy(t.eval_episodes);
                 self.log_eval(&report)?;
                 progress.set_message(format!("eval return {:.1}", report.return_mean));
             }
-            if episode % self.run.config.train.checkpoint_every as u64 == 0 || episode == total {
+            if episode.is_multiple_of(self.run.config.train.checkpoint_every as u64)
+                || episode == total
+            {
                 self.checkpoint()?;
             }
             progress.inc(1);
