@@ -5,6 +5,7 @@ use crate::config::{Config, default_run_dir};
 use crate::eval::{Stream, episode_seed, evaluate};
 use crate::nn::nnet::{NnetFile, Normalization, read_nnet, write_nnet};
 use crate::nn::{ActionScaling, Policy};
+use crate::render;
 use crate::run::Run;
 use crate::train::Trainer;
 use anyhow::{Context, Result, bail};
@@ -32,6 +33,26 @@ enum Command {
     Eval(EvalArgs),
     /// Write the actor of a run as a .nnet file (pre-tanh ReLU network).
     Export(ExportArgs),
+    /// Draw a greedy episode of a run as an animated GIF (or its last frame as PNG).
+    Render(RenderArgs),
+}
+
+#[derive(Debug, Args)]
+struct RenderArgs {
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    /// Output file: `.gif` for the animation, `.png` for the final frame.
+    #[arg(long)]
+    out: PathBuf,
+    /// Seed of the episode (default: the run's first evaluation episode).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Draw every N-th simulation step.
+    #[arg(long, default_value_t = 3)]
+    every: usize,
+    /// Image width in pixels.
+    #[arg(long, default_value_t = 480)]
+    width: u32,
 }
 
 #[derive(Debug, Args)]
@@ -97,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Train(args) => train(args),
         Command::Eval(args) => eval(args),
         Command::Export(args) => export(args),
+        Command::Render(args) => render_episode(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -153,8 +175,12 @@ fn train(args: TrainArgs) -> Result<()> {
     let summary = trainer.run(&progress)?;
     progress.finish_and_clear();
     let e = &summary.final_eval;
+    let success = e
+        .success_rate
+        .map(|rate| format!(", success rate {rate:.3}"))
+        .unwrap_or_default();
     println!(
-        "trained {} episodes ({} env steps, {} updates) in {:.1} s; greedy return {:.1} ± {:.1} over {} episodes, violation rate {:.4}",
+        "trained {} episodes ({} env steps, {} updates) in {:.1} s; greedy return {:.1} ± {:.1} over {} episodes, violation rate {:.4}{success}",
         summary.episodes,
         summary.env_steps,
         summary.updates,
@@ -196,8 +222,12 @@ fn eval(args: EvalArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
     } else {
+        let success = report
+            .success_rate
+            .map(|rate| format!(", success rate {rate:.3}"))
+            .unwrap_or_default();
         println!(
-            "return {:.2} ± {:.2} over {} greedy episodes (mean length {:.1}), violation rate {:.4}",
+            "return {:.2} ± {:.2} over {} greedy episodes (mean length {:.1}), violation rate {:.4}{success}",
             report.return_mean,
             report.return_std,
             report.episodes,
@@ -250,6 +280,36 @@ fn export(args: ExportArgs) -> Result<()> {
     write_nnet(&args.out, &file)
         .with_context(|| format!("exporting the actor of {}", args.run.display()))?;
     println!("wrote {}", args.out.display());
+    Ok(())
+}
+
+fn render_episode(args: RenderArgs) -> Result<()> {
+    let run = Run::open(&args.run)?;
+    let policy = run.load_policy()?;
+    let seed = episode_seed(args.seed.unwrap_or(run.config.seed), Stream::Eval, 0);
+    let mut env = run.env();
+    let (scenes, total) = render::record_episode(&policy, env.as_mut(), seed, args.every)?;
+    let frames: Vec<_> = scenes
+        .iter()
+        .map(|s| render::rasterize(s, args.width))
+        .collect();
+    match args.out.extension().and_then(|e| e.to_str()) {
+        Some("gif") => {
+            let seconds = scenes[0].seconds_per_step * args.every as f64;
+            let delay_cs = (100.0 * seconds).round() as u16;
+            render::write_gif(&frames, &args.out, delay_cs.max(2))?
+        }
+        Some("png") => render::write_png(frames.last().expect("at least one frame"), &args.out)?,
+        _ => bail!(
+            "{}: expected a .gif or .png output file",
+            args.out.display()
+        ),
+    }
+    println!(
+        "wrote {} ({} frames, episode return {total:.1})",
+        args.out.display(),
+        frames.len()
+    );
     Ok(())
 }
 

@@ -63,6 +63,8 @@ pub enum EnvConfig {
         #[serde(default = "default_pendulum_steps")]
         max_steps: usize,
     },
+    /// The reachability-repair paper's rocket lander (see `saferl_envs::rocket`).
+    Rocket(saferl_envs::RocketConfig),
 }
 
 fn default_pendulum_steps() -> usize {
@@ -235,8 +237,9 @@ impl Config {
         in_range("train.actor_lr", t.actor_lr, f64::MIN_POSITIVE, 1.0)?;
         in_range("train.critic_lr", t.critic_lr, f64::MIN_POSITIVE, 1.0)?;
         in_range("train.adam_epsilon", t.adam_epsilon, f64::MIN_POSITIVE, 1.0)?;
-        match self.env {
-            EnvConfig::Pendulum { max_steps } => positive("env.max_steps", max_steps)?,
+        match &self.env {
+            EnvConfig::Pendulum { max_steps } => positive("env.max_steps", *max_steps)?,
+            EnvConfig::Rocket(rocket) => positive("env.max_steps", rocket.max_steps)?,
         }
         for (name, net) in [("actor", &self.actor), ("critic", &self.critic)] {
             if net.hidden.is_empty() || net.hidden.contains(&0) {

@@ -17,6 +17,8 @@ pub struct EvalReport {
     pub length_mean: f64,
     /// Fraction of steps whose (observation, action) lies in some property's unsafe set.
     pub violation_rate: f64,
+    /// Fraction of episodes that reached the task's goal (landings), for tasks that have one.
+    pub success_rate: Option<f64>,
     pub returns: Vec<f64>,
 }
 
@@ -37,6 +39,7 @@ pub fn evaluate(
     let mut returns = Vec::new();
     let mut steps = 0usize;
     let mut violations = 0usize;
+    let mut successes = Vec::new();
     for seed in seeds {
         let mut observation = env.reset(seed);
         let mut total = 0.0;
@@ -52,6 +55,7 @@ pub fn evaluate(
             observation = step.observation;
         }
         returns.push(total);
+        successes.extend(env.succeeded());
     }
     let n = returns.len().max(1) as f64;
     let mean = returns.iter().sum::<f64>() / n;
@@ -66,6 +70,8 @@ pub fn evaluate(
         } else {
             violations as f64 / steps as f64
         },
+        success_rate: (!successes.is_empty())
+            .then(|| successes.iter().filter(|&&s| s).count() as f64 / successes.len() as f64),
         returns,
     }
 }

@@ -16,7 +16,7 @@ use crate::rl::{Ddpg, StateError};
 use crate::spec::Property;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use saferl_envs::{Env, Pendulum};
+use saferl_envs::{Env, Pendulum, RocketLander};
 use std::path::{Path, PathBuf};
 
 /// Why a run could not be created, opened or continued.
@@ -48,8 +48,9 @@ impl RunError {
 
 /// Builds the simulator a config names.
 pub fn make_env(config: &EnvConfig) -> Box<dyn Env> {
-    match *config {
-        EnvConfig::Pendulum { max_steps } => Box::new(Pendulum::new(max_steps)),
+    match config {
+        EnvConfig::Pendulum { max_steps } => Box::new(Pendulum::new(*max_steps)),
+        EnvConfig::Rocket(rocket) => Box::new(RocketLander::new(rocket.clone())),
     }
 }
 

@@ -239,14 +239,13 @@ impl Trainer {
     }
 
     fn log_eval(&mut self, report: &EvalReport) -> Result<(), RunError> {
-        self.write(
-            &[
-                ("eval/return_mean", report.return_mean),
-                ("eval/return_std", report.return_std),
-                ("eval/violation_rate", report.violation_rate),
-            ],
-            self.counters.env_steps,
-        )
+        let mut scalars = vec![
+            ("eval/return_mean", report.return_mean),
+            ("eval/return_std", report.return_std),
+            ("eval/violation_rate", report.violation_rate),
+        ];
+        scalars.extend(report.success_rate.map(|rate| ("eval/success_rate", rate)));
+        self.write(&scalars, self.counters.env_steps)
     }
 
     fn write(&mut self, scalars: &[(&str, f64)], step: u64) -> Result<(), RunError> {

@@ -5,8 +5,11 @@
 //! touching them.
 
 pub mod pendulum;
+pub mod rocket;
+pub mod scene;
 
 pub use pendulum::Pendulum;
+pub use rocket::{RocketConfig, RocketLander};
 
 /// Per-dimension bounds of an observation or action vector.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +80,17 @@ pub trait Env {
     /// Repair starts episodes from the vertices of unsafe input regions, which are given
     /// as observations; this inverts the observation map exactly.
     fn reset_to(&mut self, observation: &[f64]) -> Result<Vec<f64>, EnvError>;
+
+    /// What the current state looks like, for rendering; `None` if this env cannot be drawn.
+    fn scene(&self) -> Option<scene::Scene> {
+        None
+    }
+
+    /// Whether the last episode reached the task's goal (the rocket landed), so training
+    /// can report a success rate through `dyn Env`; `None` for tasks without a goal state.
+    fn succeeded(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// Checks that `v` has `expected` finite components.

@@ -1,6 +1,7 @@
 //! The classic inverted pendulum swing-up (Gym `Pendulum-v1` dynamics), the standard
 //! sanity benchmark for DDPG.
 
+use crate::scene::{Scene, Shape, Viewport};
 use crate::{Bounds, Env, EnvError, Step, check_vector};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -108,6 +109,29 @@ impl Env for Pendulum {
         self.theta_dot = theta_dot;
         self.steps = 0;
         Ok(self.observation())
+    }
+
+    /// The rod from the pivot (origin) to the bob, θ = 0 pointing up.
+    fn scene(&self) -> Option<Scene> {
+        let (sin, cos) = self.theta.sin_cos();
+        let tip = [-LENGTH * sin, LENGTH * cos];
+        let rod_center = [tip[0] / 2.0, tip[1] / 2.0];
+        let angle = self.theta + std::f64::consts::FRAC_PI_2;
+        Some(Scene {
+            viewport: Viewport {
+                x_min: -1.3,
+                x_max: 1.3,
+                y_min: -1.3,
+                y_max: 1.3,
+            },
+            seconds_per_step: DT,
+            background: [255, 255, 255],
+            shapes: vec![
+                Shape::rect(rod_center, [LENGTH / 2.0, 0.05], angle, [200, 60, 60]),
+                Shape::rect(tip, [0.08, 0.08], angle, [60, 60, 60]),
+                Shape::rect([0.0, 0.0], [0.04, 0.04], 0.0, [0, 0, 0]),
+            ],
+        })
     }
 }
 

@@ -1,0 +1,64 @@
+//! Every shipped config loads, and its properties fit its environment.
+
+mod common;
+
+use saferl::config::Config;
+use saferl::run::Run;
+
+#[test]
+fn shipped_configs_load_and_their_properties_resolve() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(common::repo_path("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let run = Run {
+            dir: path.clone(),
+            config,
+        };
+        let properties = run.properties().unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            !properties.is_empty(),
+            "{} declares no property",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 2);
+}
+
+#[test]
+fn rocket_properties_are_the_papers() {
+    let config = Config::load(&common::repo_path("configs/rocket.toml")).unwrap();
+    let run = Run {
+        dir: common::repo_path("configs"),
+        config,
+    };
+    let properties = run.properties().unwrap();
+    let [tilt_right, tilt_left] = properties.as_slice() else {
+        panic!("expected two properties");
+    };
+    let deg = std::f64::consts::PI / 180.0;
+    // θ ∈ [−20°, −6°], ω ∈ [−0.2, 0], previous side thrust ≤ 0, previous gimbal ≤ 0.
+    let inside = [
+        0.0,
+        0.3,
+        0.0,
+        0.0,
+        -10.0 * deg,
+        -0.1,
+        0.0,
+        0.0,
+        0.5,
+        -0.5,
+        -5.0 * deg,
+    ];
+    assert!(tilt_right.violated_by(&inside, &[0.5, 0.1, 1.0 * deg]));
+    assert!(!tilt_right.violated_by(&inside, &[0.5, -0.1, 1.0 * deg]));
+    assert!(!tilt_left.input.contains(&inside));
+    let mirrored: Vec<f64> = inside
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| if matches!(i, 4 | 5 | 9 | 10) { -v } else { v })
+        .collect();
+    assert!(tilt_left.violated_by(&mirrored, &[0.5, -0.1, -1.0 * deg]));
+}
