@@ -196,3 +196,60 @@ fn truncated_checkpoint_and_malformed_nnet_are_reported() {
         &["checkpoint.bin", "truncated"],
     );
 }
+
+#[test]
+fn rocket_trains_from_the_shipped_config_and_renders() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = dir.path().join("rocket");
+    let run_dir_text = run_dir.to_str().unwrap();
+    let config = common::repo_path("configs/rocket.toml");
+    let trained = run(&[
+        "train",
+        "--quiet",
+        "--config",
+        config.to_str().unwrap(),
+        "--episodes",
+        "2",
+        "--run-dir",
+        run_dir_text,
+    ]);
+    assert!(
+        trained.status.success(),
+        "{}",
+        String::from_utf8_lossy(&trained.stderr)
+    );
+    assert!(String::from_utf8_lossy(&trained.stdout).contains("success rate"));
+    for out in ["landing.gif", "landing.png"] {
+        let path = dir.path().join(out);
+        let rendered = run(&[
+            "render",
+            "--run",
+            run_dir_text,
+            "--out",
+            path.to_str().unwrap(),
+        ]);
+        assert!(
+            rendered.status.success(),
+            "{}",
+            String::from_utf8_lossy(&rendered.stderr)
+        );
+        let bytes = std::fs::read(&path).unwrap();
+        let magic: &[u8] = if out.ends_with(".gif") {
+            b"GIF89a"
+        } else {
+            b"\x89PNG"
+        };
+        assert!(bytes.starts_with(magic), "{out} is not a {magic:?} file");
+    }
+    let wrong = dir.path().join("landing.bmp");
+    assert_clean_error(
+        &run(&[
+            "render",
+            "--run",
+            run_dir_text,
+            "--out",
+            wrong.to_str().unwrap(),
+        ]),
+        &["landing.bmp", ".gif or .png"],
+    );
+}
