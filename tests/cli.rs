@@ -10,6 +10,17 @@ fn run(args: &[&str]) -> Output {
     common::saferl().args(args).output().unwrap()
 }
 
+/// Runs saferl and asserts it succeeded.
+fn run_ok(args: &[&str]) -> Output {
+    let output = run(args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// Asserts a clean failure: non-zero exit, one `error:` line mentioning every needle.
 fn assert_clean_error(output: &Output, needles: &[&str]) {
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -125,7 +136,7 @@ fn truncated_checkpoint_and_malformed_nnet_are_reported() {
     let config_path = common::write_config(dir.path(), "tiny.toml", &config);
     let run_dir = dir.path().join("run");
     let run_dir_text = run_dir.to_str().unwrap();
-    let trained = run(&[
+    run_ok(&[
         "train",
         "--quiet",
         "--config",
@@ -133,26 +144,16 @@ fn truncated_checkpoint_and_malformed_nnet_are_reported() {
         "--run-dir",
         run_dir_text,
     ]);
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
 
     // Export works and evaluates the same as the run.
     let nnet = dir.path().join("actor.nnet");
-    let exported = run(&[
+    run_ok(&[
         "export",
         "--run",
         run_dir_text,
         "--out",
         nnet.to_str().unwrap(),
     ]);
-    assert!(
-        exported.status.success(),
-        "{}",
-        String::from_utf8_lossy(&exported.stderr)
-    );
     let from_run = run(&["eval", "--run", run_dir_text, "--episodes", "3", "--json"]);
     let from_nnet = run(&[
         "eval",
@@ -203,7 +204,7 @@ fn rocket_trains_from_the_shipped_config_and_renders() {
     let run_dir = dir.path().join("rocket");
     let run_dir_text = run_dir.to_str().unwrap();
     let config = common::repo_path("configs/rocket.toml");
-    let trained = run(&[
+    let trained = run_ok(&[
         "train",
         "--quiet",
         "--config",
@@ -213,26 +214,16 @@ fn rocket_trains_from_the_shipped_config_and_renders() {
         "--run-dir",
         run_dir_text,
     ]);
-    assert!(
-        trained.status.success(),
-        "{}",
-        String::from_utf8_lossy(&trained.stderr)
-    );
     assert!(String::from_utf8_lossy(&trained.stdout).contains("success rate"));
     for out in ["landing.gif", "landing.png"] {
         let path = dir.path().join(out);
-        let rendered = run(&[
+        run_ok(&[
             "render",
             "--run",
             run_dir_text,
             "--out",
             path.to_str().unwrap(),
         ]);
-        assert!(
-            rendered.status.success(),
-            "{}",
-            String::from_utf8_lossy(&rendered.stderr)
-        );
         let bytes = std::fs::read(&path).unwrap();
         let magic: &[u8] = if out.ends_with(".gif") {
             b"GIF89a"
