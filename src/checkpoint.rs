@@ -29,6 +29,8 @@ pub struct Checkpoint {
     pub buffer: ReplayBuffer,
     pub noise: Noise,
     pub rng: ChaCha8Rng,
+    /// Best greedy evaluation return so far (its actor is `best-actor.nnet`).
+    pub best_eval_return: Option<f64>,
 }
 
 /// Why a checkpoint could not be written or read.

@@ -3,7 +3,7 @@
 
 use crate::config::{Config, default_run_dir};
 use crate::eval::{Stream, episode_seed, evaluate};
-use crate::nn::nnet::{NnetFile, Normalization, read_nnet, write_nnet};
+use crate::nn::nnet::read_nnet;
 use crate::nn::{ActionScaling, Policy};
 use crate::render;
 use crate::run::Run;
@@ -262,22 +262,7 @@ fn policy_from_nnet(path: &Path, run: &Run) -> Result<Policy> {
 fn export(args: ExportArgs) -> Result<()> {
     let run = Run::open(&args.run)?;
     let policy = run.load_policy()?;
-    let bounds = run.env().observation_bounds();
-    let mut normalization = Normalization::identity(policy.net.input_dim());
-    normalization.input_min = bounds.lower;
-    normalization.input_max = bounds.upper;
-    let comments = vec![
-        format!("saferl actor of run {}", args.run.display()),
-        "outputs are pre-tanh: action = offset + scale * tanh(y)".to_string(),
-        format!("scale = {:?}", policy.scaling.scale),
-        format!("offset = {:?}", policy.scaling.offset),
-    ];
-    let file = NnetFile {
-        net: policy.net,
-        normalization,
-        comments,
-    };
-    write_nnet(&args.out, &file)
+    run.write_policy(&policy, &args.out)
         .with_context(|| format!("exporting the actor of {}", args.run.display()))?;
     println!("wrote {}", args.out.display());
     Ok(())

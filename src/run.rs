@@ -11,6 +11,7 @@
 
 use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::{Config, ConfigError, EnvConfig};
+use crate::nn::nnet::{NnetError, NnetFile, Normalization, write_nnet};
 use crate::nn::{ActionScaling, Policy};
 use crate::rl::{Ddpg, StateError};
 use crate::spec::Property;
@@ -153,6 +154,32 @@ impl Run {
             )));
         }
         Ok((agent, checkpoint))
+    }
+
+    /// Writes `policy` as `.nnet`: the pre-tanh network, the environment's observation
+    /// bounds as input bounds, and the output transform in the comment lines.
+    pub fn write_policy(&self, policy: &Policy, path: &Path) -> Result<(), NnetError> {
+        let bounds = self.env().observation_bounds();
+        let mut normalization = Normalization::identity(policy.net.input_dim());
+        normalization.input_min = bounds.lower;
+        normalization.input_max = bounds.upper;
+        let comments = vec![
+            format!("saferl actor of run {}", self.dir.display()),
+            "outputs are pre-tanh: action = offset + scale * tanh(y)".to_string(),
+            format!("scale = {:?}", policy.scaling.scale),
+            format!("offset = {:?}", policy.scaling.offset),
+        ];
+        let file = NnetFile {
+            net: policy.net.clone(),
+            normalization,
+            comments,
+        };
+        write_nnet(path, &file)
+    }
+
+    /// Where training keeps the actor with the best greedy evaluation so far.
+    pub fn best_actor_path(&self) -> PathBuf {
+        self.dir.join("best-actor.nnet")
     }
 
     /// The greedy policy of the latest checkpoint.

@@ -32,6 +32,7 @@ pub struct Trainer {
     noise: Noise,
     rng: ChaCha8Rng,
     counters: Counters,
+    best_eval_return: Option<f64>,
     properties: Vec<Property>,
     metrics: Metrics,
 }
@@ -70,6 +71,7 @@ impl Trainer {
             noise,
             rng,
             counters: Counters::default(),
+            best_eval_return: None,
             properties,
             metrics,
             run,
@@ -97,6 +99,7 @@ impl Trainer {
             noise: checkpoint.noise,
             rng: checkpoint.rng,
             counters: checkpoint.counters,
+            best_eval_return: checkpoint.best_eval_return,
             properties,
             metrics,
             run,
@@ -126,6 +129,7 @@ impl Trainer {
             if t.eval_every > 0 && episode.is_multiple_of(t.eval_every as u64) && episode < total {
                 let report = self.evaluate_greedy(t.eval_episodes);
                 self.log_eval(&report)?;
+                self.keep_if_best(&report)?;
                 progress.set_message(format!("eval return {:.1}", report.return_mean));
             }
             if episode.is_multiple_of(self.run.config.train.checkpoint_every as u64)
@@ -137,6 +141,7 @@ impl Trainer {
         }
         let final_eval = self.evaluate_greedy(self.run.config.train.eval_episodes);
         self.log_eval(&final_eval)?;
+        self.keep_if_best(&final_eval)?;
         self.metrics
             .flush()
             .map_err(|e| RunError::io(&self.run.dir, e))?;
@@ -248,6 +253,22 @@ impl Trainer {
         self.write(&scalars, self.counters.env_steps)
     }
 
+    /// DDPG often peaks and then degrades: keep the actor of the best evaluation so far.
+    fn keep_if_best(&mut self, report: &EvalReport) -> Result<(), RunError> {
+        if self
+            .best_eval_return
+            .is_some_and(|best| best >= report.return_mean)
+        {
+            return Ok(());
+        }
+        let path = self.run.best_actor_path();
+        self.run
+            .write_policy(&self.agent.policy(), &path)
+            .map_err(|e| RunError::Invalid(e.to_string()))?;
+        self.best_eval_return = Some(report.return_mean);
+        Ok(())
+    }
+
     fn write(&mut self, scalars: &[(&str, f64)], step: u64) -> Result<(), RunError> {
         for (tag, value) in scalars {
             self.metrics
@@ -279,6 +300,7 @@ impl Trainer {
             buffer: self.buffer.clone(),
             noise: self.noise.clone(),
             rng: self.rng.clone(),
+            best_eval_return: self.best_eval_return,
         };
         checkpoint.save(&self.run.checkpoint_path())?;
         Ok(())

@@ -171,6 +171,16 @@ fn truncated_checkpoint_and_malformed_nnet_are_reported() {
         "exported actor behaves like the run's"
     );
 
+    // Training kept the actor of its best evaluation; it is a usable .nnet too.
+    let best = run_dir.join("best-actor.nnet");
+    run_ok(&[
+        "eval",
+        "--net",
+        best.to_str().unwrap(),
+        "--config",
+        config_path.to_str().unwrap(),
+    ]);
+
     // A .nnet cut in the middle of its weights.
     let text = std::fs::read_to_string(&nnet).unwrap();
     let cut: String = text.lines().take(12).collect::<Vec<_>>().join("\n");
