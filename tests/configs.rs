@@ -52,13 +52,13 @@ fn rocket_properties_are_the_papers() {
         -0.5,
         -5.0 * deg,
     ];
-    assert!(tilt_right.violated_by(&inside, &[0.5, 0.1, 1.0 * deg]));
-    assert!(!tilt_right.violated_by(&inside, &[0.5, -0.1, 1.0 * deg]));
+    assert!(tilt_right.violated_by(&inside, &[0.5, 0.1, deg]));
+    assert!(!tilt_right.violated_by(&inside, &[0.5, -0.1, deg]));
     assert!(!tilt_left.input.contains(&inside));
     let mirrored: Vec<f64> = inside
         .iter()
         .enumerate()
         .map(|(i, &v)| if matches!(i, 4 | 5 | 9 | 10) { -v } else { v })
         .collect();
-    assert!(tilt_left.violated_by(&mirrored, &[0.5, -0.1, -1.0 * deg]));
+    assert!(tilt_left.violated_by(&mirrored, &[0.5, -0.1, -deg]));
 }
