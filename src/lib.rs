@@ -10,6 +10,7 @@ pub mod config;
 pub mod eval;
 pub mod log;
 pub mod nn;
+pub mod reach;
 pub mod render;
 pub mod rl;
 pub mod run;

@@ -5,6 +5,7 @@
 //! configs (see [`linear`]) and from VNNLIB files.
 
 pub mod linear;
+pub mod vnnlib;
 
 /// The half-space `coeffs · v <= rhs` over a vector `v` (inputs or outputs).
 #[derive(Debug, Clone, PartialEq)]
