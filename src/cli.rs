@@ -7,7 +7,9 @@ use crate::nn::nnet::read_nnet;
 use crate::nn::{ActionScaling, Policy};
 use crate::render;
 use crate::run::Run;
+use crate::spec::vnnlib::read_vnnlib;
 use crate::train::Trainer;
+use crate::verify;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -35,6 +37,27 @@ enum Command {
     Export(ExportArgs),
     /// Draw a greedy episode of a run as an animated GIF (or its last frame as PNG).
     Render(RenderArgs),
+    /// Prove a network safe on a VNNLIB property by exact reachability, or find a counterexample.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The network (.nnet; its normalization block is ignored).
+    #[arg(long)]
+    net: PathBuf,
+    /// The property (VNNLIB: the assertions describe a violation).
+    #[arg(long)]
+    property: PathBuf,
+    /// Give up after this many seconds (verdict `unknown`).
+    #[arg(long)]
+    timeout: Option<f64>,
+    /// Print one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Explore everything and write every unsafe input region to this JSON file.
+    #[arg(long)]
+    regions: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +142,7 @@ pub fn main() -> ExitCode {
         Command::Eval(args) => eval(args),
         Command::Export(args) => export(args),
         Command::Render(args) => render_episode(args),
+        Command::Verify(args) => verify_net(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -295,6 +319,48 @@ fn render_episode(args: RenderArgs) -> Result<()> {
         args.out.display(),
         frames.len()
     );
+    Ok(())
+}
+
+fn verify_net(args: VerifyArgs) -> Result<()> {
+    let net = read_nnet(&args.net)?.net;
+    let parts = read_vnnlib(&args.property)?;
+    if let Some(t) = args.timeout
+        && !(t.is_finite() && t > 0.0)
+    {
+        bail!("--timeout: expected a positive number of seconds, got {t}");
+    }
+    let timeout = args.timeout.map(std::time::Duration::from_secs_f64);
+    let (mut report, regions) = verify::verify_parts(&net, &parts, timeout, args.regions.is_some())
+        .with_context(|| format!("{} on {}", args.net.display(), args.property.display()))?;
+    if let Some(path) = &args.regions {
+        let volume: Vec<_> = parts
+            .iter()
+            .map(|p| verify::unsafe_volume(p, &regions, 20_000))
+            .collect();
+        report.unsafe_volume = volume.into_iter().next();
+        let json = serde_json::json!({
+            "network": args.net,
+            "property": args.property,
+            "regions": verify::regions_json(&regions),
+        });
+        crate::atomic::write(path, serde_json::to_string(&json)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let s = &report.stats;
+        let volume = report
+            .unsafe_volume
+            .as_ref()
+            .map(|v| format!(", unsafe volume {:.2e} ± {:.1e}", v.fraction, v.ci95))
+            .unwrap_or_default();
+        println!(
+            "{}: {} sets explored (peak {}) in {:.2} s, {} unsafe regions with {} vertices{volume}",
+            report.result, s.sets, s.peak_sets, s.time_s, s.regions, s.region_vertices
+        );
+    }
     Ok(())
 }
 

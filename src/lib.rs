@@ -16,5 +16,6 @@ pub mod rl;
 pub mod run;
 pub mod spec;
 pub mod train;
+pub mod verify;
 
 pub use saferl_envs as envs;

@@ -254,3 +254,62 @@ fn rocket_trains_from_the_shipped_config_and_renders() {
         &["landing.bmp", ".gif or .png"],
     );
 }
+
+#[test]
+fn verify_reports_counterexamples_that_replay_and_proves_safe_ones() {
+    let data = |rel: &str| {
+        common::repo_path("../shared/data/rocket-agents")
+            .join(rel)
+            .to_string_lossy()
+            .into_owned()
+    };
+    let (agent0, property1) = (data("unsafe_agent0.nnet"), data("property1.vnnlib"));
+    let output = run_ok(&[
+        "verify",
+        "--net",
+        &agent0,
+        "--property",
+        &property1,
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["result"], "unsafe");
+    let input: Vec<f64> =
+        serde_json::from_value(report["counterexample"]["input"].clone()).unwrap();
+    let net = saferl::nn::nnet::read_nnet(std::path::Path::new(&agent0))
+        .unwrap()
+        .net;
+    let property = saferl::spec::vnnlib::read_vnnlib(std::path::Path::new(&property1))
+        .unwrap()
+        .remove(0);
+    assert!(
+        property.violated_by(&input, &net.forward(&input)),
+        "counterexample replays"
+    );
+
+    let agent2 = data("unsafe_agent2.nnet");
+    let output = run_ok(&[
+        "verify",
+        "--net",
+        &agent2,
+        "--property",
+        &property1,
+        "--json",
+    ]);
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["result"], "safe");
+
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.vnnlib");
+    std::fs::write(&bad, "(declare-const X_0 Real)\n(assert (<= X_9 1.0))\n").unwrap();
+    assert_clean_error(
+        &run(&[
+            "verify",
+            "--net",
+            &agent0,
+            "--property",
+            bad.to_str().unwrap(),
+        ]),
+        &["bad.vnnlib", "line 2"],
+    );
+}
