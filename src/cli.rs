@@ -62,8 +62,8 @@ struct VerifyArgs {
 
 #[derive(Debug, Args)]
 struct RenderArgs {
-    #[arg(long, value_name = "RUN_DIR")]
-    run: PathBuf,
+    #[command(flatten)]
+    source: PolicySource,
     /// Output file: `.gif` for the animation, `.png` for the final frame.
     #[arg(long)]
     out: PathBuf,
@@ -102,20 +102,8 @@ struct TrainArgs {
 
 #[derive(Debug, Args)]
 struct EvalArgs {
-    /// The run whose latest checkpoint to evaluate.
-    #[arg(
-        long,
-        value_name = "RUN_DIR",
-        required_unless_present = "net",
-        conflicts_with = "net"
-    )]
-    run: Option<PathBuf>,
-    /// Evaluate this .nnet actor (pre-tanh outputs) instead, in the env of --config.
-    #[arg(long, requires = "config")]
-    net: Option<PathBuf>,
-    /// Config naming the env and properties for --net.
-    #[arg(long, requires = "net")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    source: PolicySource,
     #[arg(long, default_value_t = 10)]
     episodes: usize,
     /// Seed of the evaluation episodes (default: the run's seed).
@@ -124,6 +112,46 @@ struct EvalArgs {
     /// Print one JSON object instead of a sentence.
     #[arg(long)]
     json: bool,
+}
+
+/// Which policy a command acts on: a run's latest checkpoint, or a .nnet actor.
+#[derive(Debug, Args)]
+struct PolicySource {
+    /// The run whose latest checkpoint to use.
+    #[arg(
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "net",
+        conflicts_with = "net"
+    )]
+    run: Option<PathBuf>,
+    /// Use this .nnet actor (pre-tanh outputs) instead, in the env of --config.
+    #[arg(long, requires = "config")]
+    net: Option<PathBuf>,
+    /// Config naming the env and properties for --net.
+    #[arg(long, requires = "net")]
+    config: Option<PathBuf>,
+}
+
+impl PolicySource {
+    fn load(&self) -> Result<(Run, Policy)> {
+        match (&self.run, &self.net, &self.config) {
+            (Some(dir), None, None) => {
+                let run = Run::open(dir)?;
+                let policy = run.load_policy()?;
+                Ok((run, policy))
+            }
+            (None, Some(net), Some(config)) => {
+                let run = Run {
+                    dir: PathBuf::from("."),
+                    config: Config::load(config)?,
+                };
+                let policy = policy_from_nnet(net, &run)?;
+                Ok((run, policy))
+            }
+            _ => unreachable!("clap requires --run, or --net with --config"),
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -218,22 +246,7 @@ fn train(args: TrainArgs) -> Result<()> {
 }
 
 fn eval(args: EvalArgs) -> Result<()> {
-    let (run, policy) = match (&args.run, &args.net, &args.config) {
-        (Some(dir), None, None) => {
-            let run = Run::open(dir)?;
-            let policy = run.load_policy()?;
-            (run, policy)
-        }
-        (None, Some(net), Some(config)) => {
-            let run = Run {
-                dir: PathBuf::from("."),
-                config: Config::load(config)?,
-            };
-            let policy = policy_from_nnet(net, &run)?;
-            (run, policy)
-        }
-        _ => unreachable!("clap requires --run, or --net with --config"),
-    };
+    let (run, policy) = args.source.load()?;
     let properties = run.properties()?;
     let seed = args.seed.unwrap_or(run.config.seed);
     let mut env = run.env();
@@ -293,8 +306,7 @@ fn export(args: ExportArgs) -> Result<()> {
 }
 
 fn render_episode(args: RenderArgs) -> Result<()> {
-    let run = Run::open(&args.run)?;
-    let policy = run.load_policy()?;
+    let (run, policy) = args.source.load()?;
     let seed = episode_seed(args.seed.unwrap_or(run.config.seed), Stream::Eval, 0);
     let mut env = run.env();
     let (scenes, total) = render::record_episode(&policy, env.as_mut(), seed, args.every)?;
