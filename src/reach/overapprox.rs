@@ -213,35 +213,31 @@ fn extremes(values: &DMatrix<f64>, bias: &DVector<f64>) -> (Vec<f64>, Vec<f64>) 
         .unzip()
 }
 
-/// The smallest value (four running minima, so that the loop vectorizes; NaN never occurs:
-/// every input is finite).
+/// The smallest value; NaN never occurs (every input is finite).
 fn lowest_of(values: &[f64]) -> f64 {
-    let mut lanes = [f64::INFINITY; 4];
-    let chunks = values.chunks_exact(4);
-    let tail = chunks.remainder();
-    for chunk in chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = if v < *lane { v } else { *lane };
-        }
-    }
-    tail.iter()
-        .chain(&lanes)
-        .fold(f64::INFINITY, |m, &v| if v < m { v } else { m })
+    extreme_of(values, f64::INFINITY, |v, best| v < best)
 }
 
 /// The largest value; see [`lowest_of`].
 fn highest_of(values: &[f64]) -> f64 {
-    let mut lanes = [f64::NEG_INFINITY; 4];
+    extreme_of(values, f64::NEG_INFINITY, |v, best| v > best)
+}
+
+/// The value `better` prefers over all others, kept in four running lanes so that the
+/// loop vectorizes.
+#[inline(always)]
+fn extreme_of(values: &[f64], start: f64, better: impl Fn(f64, f64) -> bool) -> f64 {
+    let mut lanes = [start; 4];
     let chunks = values.chunks_exact(4);
     let tail = chunks.remainder();
     for chunk in chunks {
         for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane = if v > *lane { v } else { *lane };
+            *lane = if better(v, *lane) { v } else { *lane };
         }
     }
     tail.iter()
         .chain(&lanes)
-        .fold(f64::NEG_INFINITY, |m, &v| if v > m { v } else { m })
+        .fold(start, |best, &v| if better(v, best) { v } else { best })
 }
 
 /// The functions `x ↦ mt[:, j]·x + bias[j]` as rows `[normal, constant]`.
