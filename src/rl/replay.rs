@@ -81,21 +81,25 @@ impl ReplayBuffer {
     pub fn push(&mut self, t: &Transition) {
         debug_assert_eq!(t.observation.len(), self.obs_dim);
         debug_assert_eq!(t.action.len(), self.act_dim);
-        let as_f32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<_>>();
         let terminal = if t.terminal { 1.0 } else { 0.0 };
         if self.len < self.capacity {
-            self.observations.extend(as_f32(t.observation));
-            self.actions.extend(as_f32(t.action));
+            self.observations
+                .extend(t.observation.iter().map(|&x| x as f32));
+            self.actions.extend(t.action.iter().map(|&x| x as f32));
             self.rewards.push(t.reward as f32);
-            self.next_observations.extend(as_f32(t.next_observation));
+            self.next_observations
+                .extend(t.next_observation.iter().map(|&x| x as f32));
             self.terminals.push(terminal);
             self.len += 1;
         } else {
             let (o, a, i) = (self.obs_dim, self.act_dim, self.cursor);
-            self.observations[i * o..(i + 1) * o].copy_from_slice(&as_f32(t.observation));
-            self.actions[i * a..(i + 1) * a].copy_from_slice(&as_f32(t.action));
+            copy_f32(&mut self.observations[i * o..(i + 1) * o], t.observation);
+            copy_f32(&mut self.actions[i * a..(i + 1) * a], t.action);
             self.rewards[i] = t.reward as f32;
-            self.next_observations[i * o..(i + 1) * o].copy_from_slice(&as_f32(t.next_observation));
+            copy_f32(
+                &mut self.next_observations[i * o..(i + 1) * o],
+                t.next_observation,
+            );
             self.terminals[i] = terminal;
         }
         self.cursor = (self.cursor + 1) % self.capacity;
@@ -132,6 +136,13 @@ impl ReplayBuffer {
         }
         batch
     }
+}
+
+/// Overwrites `slot` with `values` rounded to f32.
+fn copy_f32(slot: &mut [f32], values: &[f64]) {
+    slot.iter_mut()
+        .zip(values)
+        .for_each(|(s, &v)| *s = v as f32);
 }
 
 #[cfg(test)]
