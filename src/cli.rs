@@ -44,19 +44,28 @@ enum Command {
 #[derive(Debug, Args)]
 struct VerifyArgs {
     /// The network (.nnet; its normalization block is ignored).
-    #[arg(long)]
-    net: PathBuf,
+    #[arg(
+        long,
+        required_unless_present = "run",
+        conflicts_with = "run",
+        requires = "property"
+    )]
+    net: Option<PathBuf>,
     /// The property (VNNLIB: the assertions describe a violation).
-    #[arg(long)]
-    property: PathBuf,
-    /// Give up after this many seconds (verdict `unknown`).
+    #[arg(long, requires = "net")]
+    property: Option<PathBuf>,
+    /// Verify the actor of this run on every property of its config instead (action
+    /// bounds are mapped exactly onto the pre-tanh outputs).
+    #[arg(long, value_name = "RUN_DIR")]
+    run: Option<PathBuf>,
+    /// Give up after this many seconds per property (verdict `unknown`).
     #[arg(long)]
     timeout: Option<f64>,
-    /// Print one JSON object.
+    /// Print one JSON object (one per property with --run).
     #[arg(long)]
     json: bool,
     /// Explore everything and write every unsafe input region to this JSON file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "run")]
     regions: Option<PathBuf>,
 }
 
@@ -335,16 +344,21 @@ fn render_episode(args: RenderArgs) -> Result<()> {
 }
 
 fn verify_net(args: VerifyArgs) -> Result<()> {
-    let net = read_nnet(&args.net)?.net;
-    let parts = read_vnnlib(&args.property)?;
     if let Some(t) = args.timeout
         && !(t.is_finite() && t > 0.0)
     {
         bail!("--timeout: expected a positive number of seconds, got {t}");
     }
     let timeout = args.timeout.map(std::time::Duration::from_secs_f64);
+    let (net_path, property_path) = match (&args.run, &args.net, &args.property) {
+        (Some(dir), None, None) => return verify_run(dir, timeout, args.json),
+        (None, Some(net), Some(property)) => (net, property),
+        _ => unreachable!("clap requires --run, or --net with --property"),
+    };
+    let net = read_nnet(net_path)?.net;
+    let parts = read_vnnlib(property_path)?;
     let (mut report, regions) = verify::verify_parts(&net, &parts, timeout, args.regions.is_some())
-        .with_context(|| format!("{} on {}", args.net.display(), args.property.display()))?;
+        .with_context(|| format!("{} on {}", net_path.display(), property_path.display()))?;
     if let Some(path) = &args.regions {
         let volume: Vec<_> = parts
             .iter()
@@ -352,8 +366,8 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
             .collect();
         report.unsafe_volume = volume.into_iter().next();
         let json = serde_json::json!({
-            "network": args.net,
-            "property": args.property,
+            "network": net_path,
+            "property": property_path,
             "regions": verify::regions_json(&regions),
         });
         crate::atomic::write(path, serde_json::to_string(&json)?.as_bytes())
@@ -372,6 +386,28 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
             "{}: {} sets explored (peak {}) in {:.2} s, {} unsafe regions with {} vertices{volume}",
             report.result, s.sets, s.peak_sets, s.time_s, s.regions, s.region_vertices
         );
+    }
+    Ok(())
+}
+
+/// Verifies a run's actor on each property of its config.
+fn verify_run(dir: &Path, timeout: Option<std::time::Duration>, json: bool) -> Result<()> {
+    let run = Run::open(dir)?;
+    let policy = run.load_policy()?;
+    for property in run.properties()? {
+        let pre_tanh = verify::pre_tanh_property(&property, &policy.scaling)
+            .with_context(|| format!("property `{}`", property.name))?;
+        let (report, _) = verify::verify_parts(&policy.net, &[pre_tanh], timeout, false)?;
+        if json {
+            let mut value = serde_json::to_value(&report)?;
+            value["property"] = serde_json::Value::from(property.name.clone());
+            println!("{value}");
+        } else {
+            println!(
+                "{}: {} ({} sets in {:.2} s)",
+                property.name, report.result, report.stats.sets, report.stats.time_s
+            );
+        }
     }
     Ok(())
 }

@@ -3,9 +3,10 @@
 //! A VNNLIB file may hold several input regions (one [`Property`] each); the file's
 //! verdict is unsafe if any part is, safe only if every part is proved safe.
 
-use crate::nn::ReluNet;
+use crate::nn::{ActionScaling, NotMonotoneMappable, ReluNet};
 use crate::reach::{self, Mode, Options, ReachError, UnsafeRegion, Verdict};
 use crate::spec::Property;
+use crate::spec::UnsafeSet;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -168,4 +169,34 @@ pub fn regions_json(regions: &[UnsafeRegion]) -> serde_json::Value {
             })
             .collect(),
     )
+}
+
+/// `property` over a policy's actions, restated over its pre-tanh network outputs.
+///
+/// Exact for unsafe sets made of one-action bounds (the common case: "side thrust ≥ 0
+/// and gimbal ≥ 0"); a disjunct that no output can reach is dropped.
+pub fn pre_tanh_property(
+    property: &Property,
+    scaling: &ActionScaling,
+) -> Result<Property, NotMonotoneMappable> {
+    let mut disjuncts = Vec::new();
+    for conjunction in &property.unsafe_set.disjuncts {
+        let mut mapped = Vec::new();
+        for (index, half_space) in conjunction.iter().enumerate() {
+            if let Some(h) = scaling.pre_tanh(half_space, index)? {
+                mapped.push(h);
+            }
+        }
+        let impossible = mapped
+            .iter()
+            .any(|h| h.coeffs.iter().all(|&c| c == 0.0) && h.rhs < 0.0);
+        if !impossible {
+            disjuncts.push(mapped);
+        }
+    }
+    Ok(Property {
+        name: property.name.clone(),
+        input: property.input.clone(),
+        unsafe_set: UnsafeSet { disjuncts },
+    })
 }

@@ -171,6 +171,33 @@ fn truncated_checkpoint_and_malformed_nnet_are_reported() {
         "exported actor behaves like the run's"
     );
 
+    // `verify --run` checks the actor on the config's property through the tanh transform:
+    // a counterexample must replay on the policy in action units, a proof must survive
+    // dense sampling.
+    let verified = run_ok(&["verify", "--run", run_dir_text, "--json"]);
+    let report: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
+    let opened = saferl::run::Run::open(&run_dir).unwrap();
+    let policy = opened.load_policy().unwrap();
+    let property = opened.properties().unwrap().remove(0);
+    match report["result"].as_str().unwrap() {
+        "unsafe" => {
+            let x: Vec<f64> =
+                serde_json::from_value(report["counterexample"]["input"].clone()).unwrap();
+            assert!(property.violated_by(&x, &policy.act(&x)));
+        }
+        "safe" => {
+            use rand::{Rng, SeedableRng};
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+            for _ in 0..20_000 {
+                let x: Vec<f64> = (0..3)
+                    .map(|i| rng.random_range(property.input.lower[i]..=property.input.upper[i]))
+                    .collect();
+                assert!(!property.violated_by(&x, &policy.act(&x)), "missed {x:?}");
+            }
+        }
+        other => panic!("unexpected verdict {other}"),
+    }
+
     // Training kept the actor of its best evaluation; it is a usable .nnet too.
     let best = run_dir.join("best-actor.nnet");
     run_ok(&[
