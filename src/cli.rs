@@ -360,11 +360,9 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
     let (mut report, regions) = verify::verify_parts(&net, &parts, timeout, args.regions.is_some())
         .with_context(|| format!("{} on {}", net_path.display(), property_path.display()))?;
     if let Some(path) = &args.regions {
-        let volume: Vec<_> = parts
-            .iter()
-            .map(|p| verify::unsafe_volume(p, &regions, 20_000))
-            .collect();
-        report.unsafe_volume = volume.into_iter().next();
+        report.unsafe_volume = parts
+            .first()
+            .map(|p| verify::unsafe_volume(p, &regions, 20_000));
         let json = serde_json::json!({
             "network": net_path,
             "property": property_path,

@@ -18,6 +18,7 @@ pub struct Report {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<CounterexampleJson>,
     pub stats: StatsJson,
+    /// Unsafe share of the file's first input region (with `--regions`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unsafe_volume: Option<VolumeEstimate>,
 }
