@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod common;
+
 use clap::Parser;
 use saferl::nn::nnet::read_nnet;
 use saferl::reach::{self, Mode, Options, Verdict};
@@ -190,6 +192,9 @@ fn report(rows: &[Row]) -> bool {
     );
     let mut slowest: Vec<&Row> = rows.iter().collect();
     slowest.sort_by(|a, b| b.seconds.total_cmp(&a.seconds));
+    if let Some(mib) = common::peak_rss_mib() {
+        println!("peak resident memory: {mib:.1} MiB");
+    }
     println!("slowest:");
     for r in slowest.iter().take(10) {
         println!("  {:<45} {:<7} {:>8.2} s", r.instance, r.verdict, r.seconds);

@@ -11,6 +11,8 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+mod common;
+
 use clap::Parser;
 use saferl::nn::nnet::read_nnet;
 use saferl::reach::{self, Mode, Options};
@@ -153,18 +155,9 @@ fn single(args: &Args, config: &str) -> Result<String, Box<dyn std::error::Error
             format!("{:.2}", r.stats.seconds),
             r.stats.peak_live_sets.to_string(),
             format!("{:.2}", r.stats.peak_live_bytes as f64 / MIB),
-            peak_rss_kib().map_or("-".to_string(), |k| {
-                format!("{:.1}", k as f64 * 1024.0 / MIB)
-            }),
+            common::peak_rss_mib().map_or("-".to_string(), |m| format!("{m:.1}")),
         ];
         rows.push(cells.join(","));
     }
     Ok(rows.join("\n"))
-}
-
-/// The peak resident size of this process, from `VmHWM` in /proc/self/status.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
 }

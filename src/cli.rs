@@ -67,6 +67,9 @@ struct VerifyArgs {
     /// Explore everything and write every unsafe input region to this JSON file.
     #[arg(long, conflicts_with = "run")]
     regions: Option<PathBuf>,
+    /// No progress indicator.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -351,13 +354,16 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
     }
     let timeout = args.timeout.map(std::time::Duration::from_secs_f64);
     let (net_path, property_path) = match (&args.run, &args.net, &args.property) {
-        (Some(dir), None, None) => return verify_run(dir, timeout, args.json),
+        (Some(dir), None, None) => return verify_run(dir, timeout, args.json, args.quiet),
         (None, Some(net), Some(property)) => (net, property),
         _ => unreachable!("clap requires --run, or --net with --property"),
     };
     let net = read_nnet(net_path)?.net;
     let parts = read_vnnlib(property_path)?;
-    let (mut report, regions) = verify::verify_parts(&net, &parts, timeout, args.regions.is_some())
+    let spinner = search_spinner(args.quiet, &property_path.display().to_string());
+    let searched = verify::verify_parts(&net, &parts, timeout, args.regions.is_some(), &spinner);
+    spinner.finish_and_clear();
+    let (mut report, regions) = searched
         .with_context(|| format!("{} on {}", net_path.display(), property_path.display()))?;
     if let Some(path) = &args.regions {
         report.unsafe_volume = parts
@@ -389,13 +395,21 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
 }
 
 /// Verifies a run's actor on each property of its config.
-fn verify_run(dir: &Path, timeout: Option<std::time::Duration>, json: bool) -> Result<()> {
+fn verify_run(
+    dir: &Path,
+    timeout: Option<std::time::Duration>,
+    json: bool,
+    quiet: bool,
+) -> Result<()> {
     let run = Run::open(dir)?;
     let policy = run.load_policy()?;
     for property in run.properties()? {
         let pre_tanh = verify::pre_tanh_property(&property, &policy.scaling)
             .with_context(|| format!("property `{}`", property.name))?;
-        let (report, _) = verify::verify_parts(&policy.net, &[pre_tanh], timeout, false)?;
+        let spinner = search_spinner(quiet, &property.name);
+        let searched = verify::verify_parts(&policy.net, &[pre_tanh], timeout, false, &spinner);
+        spinner.finish_and_clear();
+        let (report, _) = searched?;
         if json {
             let mut value = serde_json::to_value(&report)?;
             value["property"] = serde_json::Value::from(property.name.clone());
@@ -408,6 +422,19 @@ fn verify_run(dir: &Path, timeout: Option<std::time::Duration>, json: bool) -> R
         }
     }
     Ok(())
+}
+
+/// A spinner for a reachability search, which cannot know its total work in advance: the
+/// search writes its counts (sets, unsafe regions) into the message.
+fn search_spinner(quiet: bool, what: &str) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let spinner = ProgressBar::new_spinner();
+    let template = format!("{{spinner}} verifying {what} [{{elapsed_precise}}] {{msg}}");
+    spinner.set_style(ProgressStyle::with_template(&template).expect("valid spinner template"));
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    spinner
 }
 
 fn progress_bar(quiet: bool, unit: &str) -> ProgressBar {

@@ -7,6 +7,7 @@ use crate::nn::{ActionScaling, NotMonotoneMappable, ReluNet};
 use crate::reach::{self, Mode, Options, ReachError, UnsafeRegion, Verdict};
 use crate::spec::Property;
 use crate::spec::UnsafeSet;
+use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -48,12 +49,13 @@ pub struct VolumeEstimate {
 }
 
 /// Verifies every part of a property file. With `all_regions`, explores everything and
-/// returns the unsafe regions too.
+/// returns the unsafe regions too. `progress` shows how far the search has got.
 pub fn verify_parts(
     net: &ReluNet,
     parts: &[Property],
     timeout: Option<Duration>,
     all_regions: bool,
+    progress: &ProgressBar,
 ) -> Result<(Report, Vec<UnsafeRegion>), ReachError> {
     let started = Instant::now();
     let mut verdicts = Vec::new();
@@ -69,6 +71,7 @@ pub fn verify_parts(
                 Mode::FirstCounterexample
             },
             timeout: remaining,
+            progress: Some(progress.clone()),
             ..Options::default()
         };
         let result = reach::verify(net, part, &options)?;

@@ -98,6 +98,9 @@ pub struct Options {
     pub attack_samples: usize,
     /// Seed of the attack's random numbers.
     pub seed: u64,
+    /// Where to show how far a long analysis has got (sets explored, unsafe regions found);
+    /// `None` for silence.
+    pub progress: Option<indicatif::ProgressBar>,
 }
 
 impl Default for Options {
@@ -108,8 +111,9 @@ impl Default for Options {
             timeout: None,
             threads: 0,
             tolerance: 1e-10,
-            attack_samples: 2000,
+            attack_samples: 4000,
             seed: 0,
+            progress: None,
         }
     }
 }

@@ -28,6 +28,9 @@ use crate::spec::Property;
 /// Worker stack size: the recursion is as deep as the network has hidden neurons.
 const STACK_BYTES: usize = 64 << 20;
 
+/// The progress message is refreshed once per this many new sets.
+const PROGRESS_EVERY: u64 = 4096;
+
 /// Runs the whole analysis of one property.
 pub fn run(
     net: &ReluNet,
@@ -217,6 +220,7 @@ impl<'a> Search<'a> {
         alive: Vec<usize>,
     ) -> Branch<'a> {
         let bytes = poly.bytes() + 8 * (mt.len() + bias.len() + alive.len());
+        self.show_progress();
         Branch {
             poly,
             layer,
@@ -226,6 +230,23 @@ impl<'a> Search<'a> {
             alive,
             check: true,
             _live: Live::new(&self.counters, bytes as u64),
+        }
+    }
+
+    /// Refreshes the progress message every [`PROGRESS_EVERY`] sets.
+    fn show_progress(&self) {
+        let Some(bar) = &self.options.progress else {
+            return;
+        };
+        let c = &self.counters;
+        let sets = c.sets.load(Ordering::Relaxed);
+        if sets.is_multiple_of(PROGRESS_EVERY) {
+            let regions = self.found.lock().map_or(0, |found| found.regions.len());
+            bar.set_message(format!(
+                "{sets} sets, {} filtered, {} linear pieces, {regions} unsafe regions",
+                c.filtered.load(Ordering::Relaxed),
+                c.leaves.load(Ordering::Relaxed),
+            ));
         }
     }
 
