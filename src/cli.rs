@@ -39,6 +39,27 @@ enum Command {
     Render(RenderArgs),
     /// Prove a network safe on a VNNLIB property by exact reachability, or find a counterexample.
     Verify(VerifyArgs),
+    /// Fit a ReLU network to recorded demonstrations (imitation), e.g. the prosthesis policy.
+    Fit(FitArgs),
+}
+
+#[derive(Debug, Args)]
+struct FitArgs {
+    /// TOML fit config (see configs/prosthesis-imitation.toml).
+    #[arg(long)]
+    config: PathBuf,
+    /// Where to write the output (default: runs/<name>-<timestamp>).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// Override the config's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Override fit.epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +204,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Render(args) => render_episode(args),
         Command::Verify(args) => verify_net(args),
+        Command::Fit(args) => fit(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -421,6 +443,35 @@ fn verify_run(
             );
         }
     }
+    Ok(())
+}
+
+fn fit(args: FitArgs) -> Result<()> {
+    let mut config = crate::fit::FitConfig::load(&args.config)?;
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(epochs) = args.epochs {
+        if epochs == 0 {
+            bail!("--epochs: expected a positive number");
+        }
+        config.fit.epochs = epochs;
+    }
+    let dir = args
+        .run_dir
+        .unwrap_or_else(|| crate::config::timestamped_run_dir(&config.name));
+    let bar = progress_bar(args.quiet, "epochs");
+    let report = crate::fit::run_fit(&config, &dir, &bar)?;
+    bar.finish_and_clear();
+    println!(
+        "{}: {} epochs in {:.1} s; MAE train {:.3}, test {:.3} (predicting the mean: {:.3}); model.nnet, train.csv, test.csv written",
+        dir.display(),
+        report.epochs,
+        report.wall_time_s,
+        report.train_mae,
+        report.test_mae,
+        report.test_mae_of_mean
+    );
     Ok(())
 }
 

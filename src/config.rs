@@ -205,11 +205,7 @@ impl Config {
             path: path.to_path_buf(),
             message,
         };
-        let deserializer = toml::Deserializer::parse(text).map_err(|e| invalid(one_line(&e)))?;
-        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let key = e.path().to_string();
-            invalid(format!("key `{key}`: {}", one_line(e.inner())))
-        })?;
+        let config: Config = deserialize_toml(text, path)?;
         config.validate().map_err(invalid)?;
         Ok(config)
     }
@@ -323,14 +319,31 @@ impl PropertyConfig {
     }
 }
 
-fn positive(key: &str, value: usize) -> Result<(), String> {
+/// Deserializes TOML text into `T`, naming the key path of any problem; `path` only
+/// names the source in errors.
+pub(crate) fn deserialize_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    path: &Path,
+) -> Result<T, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        path: path.to_path_buf(),
+        message,
+    };
+    let deserializer = toml::Deserializer::parse(text).map_err(|e| invalid(one_line(&e)))?;
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let key = e.path().to_string();
+        invalid(format!("key `{key}`: {}", one_line(e.inner())))
+    })
+}
+
+pub(crate) fn positive(key: &str, value: usize) -> Result<(), String> {
     if value == 0 {
         return Err(format!("key `{key}`: expected a positive integer, got 0"));
     }
     Ok(())
 }
 
-fn in_range(key: &str, value: f64, lo: f64, hi: f64) -> Result<(), String> {
+pub(crate) fn in_range(key: &str, value: f64, lo: f64, hi: f64) -> Result<(), String> {
     if !(lo..=hi).contains(&value) {
         let lo_text = if lo == f64::MIN_POSITIVE {
             "0 (exclusive)".to_string()
@@ -361,6 +374,11 @@ fn one_line(e: &dyn std::fmt::Display) -> String {
 
 /// Where a run directory is resolved from `--run-dir` or `runs/<name>-<timestamp>`.
 pub fn default_run_dir(config: &Config) -> PathBuf {
+    timestamped_run_dir(&config.name)
+}
+
+/// `runs/<name>-<timestamp>`: the default place of any job's output.
+pub fn timestamped_run_dir(name: &str) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
-    PathBuf::from("runs").join(format!("{}-{stamp}", config.name))
+    PathBuf::from("runs").join(format!("{name}-{stamp}"))
 }

@@ -8,6 +8,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod config;
 pub mod eval;
+pub mod fit;
 pub mod log;
 pub mod nn;
 pub mod reach;
