@@ -37,6 +37,10 @@ pub enum DataConfig {
         /// The first this many windows train, the rest test (the paper: 18 200).
         #[serde(default = "default_train_windows")]
         train_windows: usize,
+        /// Add each sample's ankle angle to the inputs (5 values per sample): the
+        /// input-output experiment bounds the change from the last of them.
+        #[serde(default)]
+        ankle_inputs: bool,
     },
 }
 

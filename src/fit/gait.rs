@@ -74,20 +74,25 @@ impl GaitRecording {
 
     /// The imitation task: input `i` is samples `i … i+window−1` of
     /// `[femur angle, femur velocity, shin angle, shin velocity]` (oldest first, 4 values
-    /// per sample), target `i` the ankle angle at sample `i + window`, the next command.
-    pub fn windows(&self, window: usize) -> Result<Dataset, GaitError> {
+    /// per sample; with `with_ankle`, the ankle angle of each sample as a 5th value — the
+    /// previous commands that a rate constraint `|y − ankle(t−1)| ≤ Δ` refers to), target
+    /// `i` the ankle angle at sample `i + window`, the next command.
+    pub fn windows(&self, window: usize, with_ankle: bool) -> Result<Dataset, GaitError> {
         let rows = self.rows();
         if window == 0 || rows <= window {
             return Err(GaitError::TooShort { window, rows });
         }
         let ankle = self.ankle();
         let sample = |t: usize| {
+            let ankle = with_ankle.then_some(ankle[t]);
             [
                 self.femur.angle[t],
                 self.femur.velocity[t],
                 self.shin.angle[t],
                 self.shin.velocity[t],
             ]
+            .into_iter()
+            .chain(ankle)
         };
         let inputs = (0..rows - window)
             .map(|i| (i..i + window).flat_map(sample).collect())
@@ -153,7 +158,7 @@ mod tests {
         write_recording(dir.path(), [8, 7, 9]);
         let recording = GaitRecording::load(dir.path()).unwrap();
         assert_eq!(recording.rows(), 7);
-        let data = recording.windows(3).unwrap();
+        let data = recording.windows(3, false).unwrap();
         assert_eq!(data.len(), 4);
         // Window 1: samples 1, 2, 3 of [femur angle, femur velocity, shin angle, shin velocity].
         assert_eq!(
@@ -164,6 +169,10 @@ mod tests {
         );
         // Target: ankle (shin − foot angle) at sample 4.
         assert_eq!(data.targets()[1], vec![104.0 - 204.0]);
+        // With the ankle as a fifth value per sample: the last one is the previous command.
+        let data = recording.windows(3, true).unwrap();
+        assert_eq!(data.input_dim(), 15);
+        assert_eq!(data.inputs()[1][14], 103.0 - 203.0);
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub fn run_fit(
         dir: data_dir,
         window,
         train_windows,
+        ankle_inputs,
     } = &config.data;
-    let all = GaitRecording::load(data_dir)?.windows(*window)?;
+    let all = GaitRecording::load(data_dir)?.windows(*window, *ankle_inputs)?;
     if *train_windows >= all.len() {
         return Err(FitError::Invalid(format!(
             "data.train_windows = {train_windows} leaves no test windows: the recording has {} windows",
