@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// Why a dataset file could not be read.
+/// Why demonstration data (a dataset CSV or a recording) could not be read.
 #[derive(Debug, thiserror::Error)]
-pub enum DatasetError {
+pub enum DataError {
     #[error("cannot read {path}: {source}")]
     Io {
         path: PathBuf,
@@ -20,6 +20,27 @@ pub enum DatasetError {
         line: usize,
         message: String,
     },
+    #[error("{window}-sample windows need more than {rows} rows")]
+    TooShort { window: usize, rows: usize },
+}
+
+impl DataError {
+    /// The error of a line of `path`.
+    pub fn at(path: &Path, line: usize, message: String) -> Self {
+        DataError::Malformed {
+            path: path.to_path_buf(),
+            line,
+            message,
+        }
+    }
+}
+
+/// The text of `path`, or the error naming it.
+pub(super) fn read_text(path: &Path) -> Result<String, DataError> {
+    std::fs::read_to_string(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Samples with equally long inputs and equally long targets.
@@ -90,16 +111,9 @@ impl Dataset {
     }
 
     /// Reads a dataset written by [`Dataset::to_csv`] (or by hand in the same form).
-    pub fn read_csv(path: &Path) -> Result<Self, DatasetError> {
-        let text = std::fs::read_to_string(path).map_err(|source| DatasetError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let malformed = |line: usize, message: String| DatasetError::Malformed {
-            path: path.to_path_buf(),
-            line,
-            message,
-        };
+    pub fn read_csv(path: &Path) -> Result<Self, DataError> {
+        let text = read_text(path)?;
+        let malformed = |line: usize, message: String| DataError::at(path, line, message);
         let mut lines = text
             .lines()
             .enumerate()

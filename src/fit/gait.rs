@@ -1,30 +1,13 @@
 //! The recorded walking data (`shared/data/prosthesis`): three IMUs (femur, shin, foot),
 //! each a CSV of `time, angle [deg], angular velocity [deg/s]` rows.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::Dataset;
+use super::dataset::{DataError, read_text};
 
 /// Sensor files of the recording, in the order femur, shin, foot.
 const FILES: [&str; 3] = ["GeoffFTF_1.csv", "GeoffFTF_2.csv", "GeoffFTF_3.csv"];
-
-/// Why the recording could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum GaitError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path} line {line}: {message}")]
-    Malformed {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
-    #[error("{window}-sample windows need more than {rows} rows")]
-    TooShort { window: usize, rows: usize },
-}
 
 /// One IMU's angle and angular velocity per sample.
 struct Imu {
@@ -42,7 +25,7 @@ pub struct GaitRecording {
 impl GaitRecording {
     /// Reads the three sensor files of `dir`. The files differ by a few trailing rows;
     /// every sensor is cut to the shortest (row `i` of each is the same instant).
-    pub fn load(dir: &Path) -> Result<Self, GaitError> {
+    pub fn load(dir: &Path) -> Result<Self, DataError> {
         let [femur, shin, foot] = FILES.map(|name| read_imu(&dir.join(name)));
         let (mut femur, mut shin, mut foot) = (femur?, shin?, foot?);
         let rows = femur
@@ -77,10 +60,10 @@ impl GaitRecording {
     /// per sample; with `with_ankle`, the ankle angle of each sample as a 5th value — the
     /// previous commands that a rate constraint `|y − ankle(t−1)| ≤ Δ` refers to), target
     /// `i` the ankle angle at sample `i + window`, the next command.
-    pub fn windows(&self, window: usize, with_ankle: bool) -> Result<Dataset, GaitError> {
+    pub fn windows(&self, window: usize, with_ankle: bool) -> Result<Dataset, DataError> {
         let rows = self.rows();
         if window == 0 || rows <= window {
-            return Err(GaitError::TooShort { window, rows });
+            return Err(DataError::TooShort { window, rows });
         }
         let ankle = self.ankle();
         let sample = |t: usize| {
@@ -102,11 +85,8 @@ impl GaitRecording {
     }
 }
 
-fn read_imu(path: &Path) -> Result<Imu, GaitError> {
-    let text = std::fs::read_to_string(path).map_err(|source| GaitError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+fn read_imu(path: &Path) -> Result<Imu, DataError> {
+    let text = read_text(path)?;
     let mut imu = Imu {
         angle: Vec::new(),
         velocity: Vec::new(),
@@ -115,11 +95,7 @@ fn read_imu(path: &Path) -> Result<Imu, GaitError> {
         if line.trim().is_empty() {
             continue;
         }
-        let malformed = |message: String| GaitError::Malformed {
-            path: path.to_path_buf(),
-            line: index + 1,
-            message,
-        };
+        let malformed = |message: String| DataError::at(path, index + 1, message);
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         let [_, angle, velocity] = fields.as_slice() else {
             return Err(malformed(format!(

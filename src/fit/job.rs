@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use indicatif::ProgressBar;
 
 use super::config::DataConfig;
-use super::gait::{GaitError, GaitRecording};
+use super::dataset::DataError;
+use super::gait::GaitRecording;
 use super::{Dataset, FitConfig, FitReport, fit};
 use crate::log::Metrics;
 use crate::nn::nnet::{NnetError, NnetFile, Normalization, write_nnet};
@@ -24,7 +25,7 @@ use crate::nn::nnet::{NnetError, NnetFile, Normalization, write_nnet};
 #[derive(Debug, thiserror::Error)]
 pub enum FitError {
     #[error(transparent)]
-    Data(#[from] GaitError),
+    Data(#[from] DataError),
     #[error(transparent)]
     Nnet(#[from] NnetError),
     #[error("{path}: {source}")]

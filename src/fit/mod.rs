@@ -15,7 +15,7 @@ mod normalize;
 mod train;
 
 pub use config::FitConfig;
-pub use dataset::Dataset;
+pub use dataset::{DataError, Dataset};
 pub use job::{FitError, run_fit};
 pub use normalize::Standardizer;
 pub use train::{FitReport, fit, mae};

@@ -67,20 +67,9 @@ pub fn fold(net: &ReluNet, inp: &Standardizer, out: &Standardizer) -> ReluNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nalgebra::DMatrix;
+    use crate::nn::random_net;
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-
-    fn random_net(rng: &mut ChaCha8Rng, sizes: &[usize]) -> ReluNet {
-        let layers = sizes
-            .windows(2)
-            .map(|w| Layer {
-                weights: DMatrix::from_fn(w[1], w[0], |_, _| rng.random_range(-1.0..1.0)),
-                bias: DVector::from_fn(w[1], |_, _| rng.random_range(-1.0..1.0)),
-            })
-            .collect();
-        ReluNet::new(layers).unwrap()
-    }
 
     #[test]
     fn folded_network_on_raw_inputs_equals_network_on_standardized_inputs() {

@@ -6,6 +6,8 @@ pub mod nnet;
 mod relu_net;
 
 pub use burn_mlp::Mlp;
+#[cfg(test)]
+pub(crate) use relu_net::random_net;
 pub use relu_net::{Layer, NetShapeError, ReluNet};
 use serde::{Deserialize, Serialize};
 

@@ -124,6 +124,20 @@ impl ReluNet {
     }
 }
 
+/// A network `sizes[0] → … → sizes[n]` with weights uniform in ±1 and biases in ±0.5:
+/// material for the unit tests of every module that analyses networks.
+#[cfg(test)]
+pub(crate) fn random_net(rng: &mut impl rand::Rng, sizes: &[usize]) -> ReluNet {
+    let layers = sizes
+        .windows(2)
+        .map(|w| Layer {
+            weights: DMatrix::from_fn(w[1], w[0], |_, _| rng.random_range(-1.0..1.0)),
+            bias: DVector::from_fn(w[1], |_, _| rng.random_range(-0.5..0.5)),
+        })
+        .collect();
+    ReluNet::new(layers).expect("consecutive sizes chain")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

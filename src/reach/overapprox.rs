@@ -340,20 +340,10 @@ fn backward_relu(coeffs: &mut DMatrix<f64>, constant: &mut DVector<f64>, bounds:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::random_net;
     use crate::reach::polytope::Polytope;
     use crate::spec::{HalfSpace, InputSet, UnsafeSet};
     use rand::{Rng, SeedableRng};
-
-    fn random_net(rng: &mut impl Rng, sizes: &[usize]) -> ReluNet {
-        let layers = sizes
-            .windows(2)
-            .map(|w| Layer {
-                weights: DMatrix::from_fn(w[1], w[0], |_, _| rng.random_range(-1.0..1.0)),
-                bias: DVector::from_fn(w[1], |_, _| rng.random_range(-0.5..0.5)),
-            })
-            .collect();
-        ReluNet::new(layers).unwrap()
-    }
 
     /// Every sampled point respects the filter's intermediate bounds and output lower
     /// bounds, also when some neurons of the current layer are already decided.
