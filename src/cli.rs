@@ -39,6 +39,33 @@ enum Command {
     Render(RenderArgs),
     /// Prove a network safe on a VNNLIB property by exact reachability, or find a counterexample.
     Verify(VerifyArgs),
+    /// Repair a trained agent until it is verified safe on its config's properties, with
+    /// reachability-guided penalized episodes; writes a new run directory.
+    Repair(RepairArgs),
+}
+
+#[derive(Debug, Args)]
+struct RepairArgs {
+    /// Repair the agent of this run (latest checkpoint, with its replay buffer).
+    #[arg(
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "net",
+        conflicts_with = "net"
+    )]
+    run: Option<PathBuf>,
+    /// Repair this .nnet actor (pre-tanh outputs) instead; its critic is trained first.
+    #[arg(long, requires = "config")]
+    net: Option<PathBuf>,
+    /// Config (env, properties, [repair] settings); default with --run: the run's own.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the repair run (default: runs/<name>-repair-<timestamp>).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// No progress bar or round lines.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +207,7 @@ pub fn main() -> ExitCode {
         Command::Export(args) => export(args),
         Command::Render(args) => render_episode(args),
         Command::Verify(args) => verify_net(args),
+        Command::Repair(args) => repair_agent(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -408,6 +436,62 @@ fn verify_run(dir: &Path, timeout: Option<std::time::Duration>, json: bool) -> R
         }
     }
     Ok(())
+}
+
+fn repair_agent(args: RepairArgs) -> Result<()> {
+    let config = match (&args.config, &args.run) {
+        (Some(path), _) => Config::load(path)?,
+        (None, Some(dir)) => Run::open(dir)?.config,
+        (None, None) => unreachable!("clap requires --config with --net"),
+    };
+    let dir = args.run_dir.clone().unwrap_or_else(|| {
+        let mut named = config.clone();
+        named.name = format!("{}-repair", config.name);
+        default_run_dir(&named)
+    });
+    let progress = spinner(args.quiet);
+    let summary = match (&args.run, &args.net) {
+        (Some(source), None) => {
+            crate::repair::offline::repair_run(source, Run::create(&dir, config)?, &progress)?
+        }
+        (None, Some(path)) => {
+            let net = read_nnet(path)?.net;
+            crate::repair::offline::repair_net(path, &net, Run::create(&dir, config)?, &progress)?
+        }
+        _ => unreachable!("clap requires exactly one of --run and --net"),
+    };
+    progress.finish_and_clear();
+    println!("before: {}", summary.verdicts_before);
+    match &summary.round {
+        Some(round) => println!("{}", crate::repair::log::round_line(round)),
+        None => println!("already verified safe: nothing to repair"),
+    }
+    println!(
+        "after: {} ({}); {:.1} s in total; repaired actor {}",
+        summary.verdicts_after,
+        if summary.verified_after {
+            "verified safe"
+        } else {
+            "NOT verified safe"
+        },
+        summary.wall_time_s,
+        summary.actor.display()
+    );
+    Ok(())
+}
+
+/// A spinner with a message, for work without a known length (repair).
+fn spinner(quiet: bool) -> ProgressBar {
+    if quiet {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}")
+            .expect("valid spinner template"),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn progress_bar(quiet: bool, unit: &str) -> ProgressBar {
