@@ -3,16 +3,19 @@
 //! The paper's code kept the first vertex of each unsafe region only. Here every vertex
 //! of every region is used when they fit under the cap; otherwise the regions are taken
 //! round-robin (vertex 1 of every region, then vertex 2 of every region, …), so a cap
-//! still covers every region before it spends a second point on any.
+//! still covers every region before it spends a second point on any, and never leaves a
+//! region out.
 
 use crate::reach::UnsafeRegion;
 use crate::spec::InputSet;
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-/// Up to `cap` distinct vertices of `regions`, covering every region first, clamped into
-/// `input`'s box (vertices can lie a rounding error outside it).
+/// Distinct vertices of `regions`, clamped into `input`'s box (vertices can lie a rounding
+/// error outside it): one of every region, then more round-robin up to `cap` in all.
+/// Every region gets a vertex even when there are more regions than `cap`.
 pub fn select_vertices(regions: &[UnsafeRegion], input: &InputSet, cap: usize) -> Vec<Vec<f64>> {
+    let cap = cap.max(regions.len());
     let mut chosen: Vec<Vec<f64>> = Vec::new();
     let deepest = regions.iter().map(|r| r.vertices.len()).max().unwrap_or(0);
     'rounds: for k in 0..deepest {
@@ -84,6 +87,8 @@ mod tests {
         ];
         let three = select_vertices(&regions, &unit_box(), 3);
         assert_eq!(three, vec![vec![0.0, 0.0], vec![0.5, 0.5], vec![0.9, 0.9]]);
+        // A cap below the number of regions still gives every region a vertex.
+        assert_eq!(select_vertices(&regions, &unit_box(), 1), three);
         let five = select_vertices(&regions, &unit_box(), 5);
         assert_eq!(five[3..], [vec![0.1, 0.0], vec![0.6, 0.5]]);
         // Under the cap: every vertex, once.
