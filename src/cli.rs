@@ -452,11 +452,19 @@ fn repair_agent(args: RepairArgs) -> Result<()> {
     let progress = spinner(args.quiet);
     let summary = match (&args.run, &args.net) {
         (Some(source), None) => {
-            crate::repair::offline::repair_run(source, Run::create(&dir, config)?, &progress)?
+            let (_, checkpoint) = Run::open(source)?.load_agent()?;
+            let run = Run::create(&dir, config)?;
+            crate::repair::offline::repair_run(source, checkpoint, run, &progress)?
         }
         (None, Some(path)) => {
             let net = read_nnet(path)?.net;
-            crate::repair::offline::repair_net(path, &net, Run::create(&dir, config)?, &progress)?
+            let run = Run {
+                dir: dir.clone(),
+                config,
+            };
+            crate::repair::offline::check_actor_shape(path, &net, &run)?;
+            let run = Run::create(&dir, run.config)?;
+            crate::repair::offline::repair_net(path, &net, run, &progress)?
         }
         _ => unreachable!("clap requires exactly one of --run and --net"),
     };

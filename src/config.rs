@@ -184,7 +184,7 @@ impl Default for RepairConfig {
             eval_episodes: 20,
             replay_rounds: 10,
             replay_updates: 1000,
-            critic_warmup_episodes: 20,
+            critic_warmup_episodes: 100,
             volume_samples: 2000,
         }
     }

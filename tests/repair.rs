@@ -175,3 +175,79 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
     assert!(report["passes"].as_u64().unwrap() >= open.passes);
     assert_eq!(report["baseline_return"].as_f64().unwrap(), open.baseline);
 }
+
+/// Runs saferl and asserts it succeeded.
+fn saferl_ok(args: &[&std::ffi::OsStr]) -> String {
+    let output = common::saferl().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_pendulum_config(4, 2);
+    config.properties[0].unsafe_set = vec![vec!["y0 >= 0".to_string()]];
+    config.repair.eval_episodes = 2;
+    config.repair.batch = 64;
+    config.repair.penalty = -1000.0;
+    config.repair.actor_lr = 1e-3;
+    config.repair.critic_lr = 1e-3;
+    config.repair.max_passes = 100;
+    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
+    let trained = tmp.path().join("trained");
+    let repaired = tmp.path().join("repaired");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    saferl_ok(&[
+        &os("train"),
+        &os("--quiet"),
+        &os("--config"),
+        config_path.as_os_str(),
+        &os("--run-dir"),
+        trained.as_os_str(),
+    ]);
+    let stdout = saferl_ok(&[
+        &os("repair"),
+        &os("--quiet"),
+        &os("--run"),
+        trained.as_os_str(),
+        &os("--run-dir"),
+        repaired.as_os_str(),
+    ]);
+    assert!(stdout.contains("(verified safe)"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repaired.join("repair.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["verified_after"], true);
+    // The repaired run is a run like any other: its checkpoint verifies safe.
+    let verdict = saferl_ok(&[&os("verify"), &os("--run"), repaired.as_os_str()]);
+    assert!(verdict.contains(": safe"), "{verdict}");
+
+    // A network that does not fit the config's actor: one line naming the file, and no
+    // run directory left behind.
+    let wrong = tmp.path().join("narrow.nnet");
+    let file = saferl::nn::nnet::NnetFile {
+        net: unsafe_pendulum_actor(),
+        normalization: saferl::nn::nnet::Normalization::identity(3),
+        comments: Vec::new(),
+    };
+    saferl::nn::nnet::write_nnet(&wrong, &file).unwrap();
+    let output = common::saferl()
+        .args(["repair", "--quiet", "--net"])
+        .arg(&wrong)
+        .arg("--config")
+        .arg(&config_path)
+        .arg("--run-dir")
+        .arg(tmp.path().join("wrong"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("narrow.nnet"), "{stderr}");
+    assert!(!tmp.path().join("wrong").exists());
+}

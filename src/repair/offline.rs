@@ -5,7 +5,7 @@
 
 use super::agent::{state_with_actor, with_learning_rates};
 use super::round::RoundReport;
-use crate::checkpoint::Counters;
+use crate::checkpoint::{Checkpoint, Counters};
 use crate::nn::ReluNet;
 use crate::rl::{Ddpg, Noise, ReplayBuffer, Transition};
 use crate::run::{Run, RunError};
@@ -36,15 +36,15 @@ pub struct RepairSummary {
     pub actor: PathBuf,
 }
 
-/// Repairs the agent of the run in `source` (latest checkpoint: actor, critic, optimizer
-/// state, replay buffer) in the new run `run`.
+/// Repairs the agent of `checkpoint`, the latest of the run in `source` (actor, critic,
+/// optimizer state, replay buffer), in the new run `run`.
 pub fn repair_run(
     source: &Path,
+    checkpoint: Checkpoint,
     run: Run,
     progress: &ProgressBar,
 ) -> Result<RepairSummary, RunError> {
     let started = Instant::now();
-    let (_, checkpoint) = Run::open(source)?.load_agent()?;
     let mut agent = run.new_agent(&mut ChaCha8Rng::seed_from_u64(run.config.seed));
     agent
         .restore(&checkpoint.agent)
@@ -73,24 +73,9 @@ pub fn repair_net(
     progress: &ProgressBar,
 ) -> Result<RepairSummary, RunError> {
     let started = Instant::now();
+    check_actor_shape(net_path, net, &run)?;
     let mut rng = ChaCha8Rng::seed_from_u64(run.config.seed);
     let fresh = run.new_agent(&mut rng);
-    let expected: Vec<usize> = fresh
-        .policy()
-        .net
-        .layers()
-        .iter()
-        .map(|l| l.outputs())
-        .collect();
-    let got: Vec<usize> = net.layers().iter().map(|l| l.outputs()).collect();
-    if net.input_dim() != fresh.policy().net.input_dim() || got != expected {
-        return Err(RunError::Invalid(format!(
-            "{}: the network has {} inputs and layer widths {got:?}; the config's actor has {} inputs and {expected:?}",
-            net_path.display(),
-            net.input_dim(),
-            fresh.policy().net.input_dim()
-        )));
-    }
     let state = state_with_actor(&run, &fresh, net);
     let mut agent = with_learning_rates(&run, &state, 0.0, run.config.train.critic_lr)
         .map_err(|e| RunError::Invalid(format!("{}: {e}", net_path.display())))?;
@@ -111,6 +96,23 @@ pub fn repair_net(
         .map_err(|e| RunError::Invalid(e.to_string()))?;
     let trainer = Trainer::from_parts(run, trained, buffer, noise, rng, counters)?;
     finish(trainer, net_path, warmup_s, started, progress)
+}
+
+/// Checks that `net` has the shape of `run`'s actor (inputs and layer widths).
+pub fn check_actor_shape(net_path: &Path, net: &ReluNet, run: &Run) -> Result<(), RunError> {
+    let env = run.env();
+    let mut expected = run.config.actor.hidden.clone();
+    expected.push(env.action_bounds().dim());
+    let got: Vec<usize> = net.layers().iter().map(|l| l.outputs()).collect();
+    let inputs = env.observation_bounds().dim();
+    if net.input_dim() != inputs || got != expected {
+        return Err(RunError::Invalid(format!(
+            "{}: the network has {} inputs and layer widths {got:?}; the config's actor has {inputs} inputs and {expected:?}",
+            net_path.display(),
+            net.input_dim(),
+        )));
+    }
+    Ok(())
 }
 
 /// Noisy episodes of the frozen actor (`agent` learns with actor rate 0), one critic

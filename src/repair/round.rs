@@ -39,7 +39,8 @@ pub struct RepairState {
     pub buffer: ReplayBuffer,
     /// Rounds finished.
     pub rounds: u64,
-    /// Penalized passes, over all rounds.
+    /// Passes (penalized or replay-only) logged, over all rounds: the step of the
+    /// `repair/pass_*` scalars.
     pub passes: u64,
     /// Penalized steps, over all rounds.
     pub penalized_steps: u64,
@@ -230,6 +231,8 @@ impl Repairer<'_> {
             Advance::Pass(mut pass) => {
                 let round = state.round.as_mut().expect("still open");
                 round.wall_s += elapsed;
+                state.passes += 1;
+                pass.pass = state.passes;
                 pass.seconds = elapsed;
                 Ok(Advance::Pass(pass))
             }
@@ -261,7 +264,6 @@ impl Repairer<'_> {
             round.best_safe = Some((report.return_mean, agent.state()));
             round.phase = Phase::Replay;
             return Ok(Advance::Pass(pass_report(
-                state,
                 Some(&check),
                 Phase::Penalize,
                 0,
@@ -294,13 +296,11 @@ impl Repairer<'_> {
             rng,
         );
         agent.restore(&learner.state())?;
-        state.passes += 1;
         state.penalized_steps += stats.penalized;
         let round = state.round.as_mut().expect("an open round");
         round.passes += 1;
         round.penalized_steps += stats.penalized;
         Ok(Advance::Pass(pass_report(
-            state,
             Some(&check),
             Phase::Penalize,
             starts.len(),
@@ -347,7 +347,6 @@ impl Repairer<'_> {
         };
         if report.return_mean <= best_return {
             return Ok(Advance::Pass(pass_report(
-                state,
                 None,
                 Phase::Replay,
                 0,
@@ -365,7 +364,6 @@ impl Repairer<'_> {
             }
         }
         Ok(Advance::Pass(pass_report(
-            state,
             Some(&check),
             Phase::Replay,
             0,
@@ -407,7 +405,6 @@ impl Repairer<'_> {
 
 /// A pass's log record; `check` is the reachability run at its start, if one ran.
 fn pass_report(
-    state: &RepairState,
     check: Option<&SafetyCheck>,
     phase: Phase,
     start_states: usize,
@@ -415,7 +412,7 @@ fn pass_report(
     return_mean: Option<f64>,
 ) -> PassReport {
     PassReport {
-        pass: state.passes,
+        pass: 0, // numbered by `advance`
         phase,
         verified: check.is_some_and(SafetyCheck::verified),
         unsafe_regions: check.map_or(0, SafetyCheck::regions),
