@@ -27,7 +27,11 @@ pub enum CheckError {
 pub struct PropertyCheck {
     pub name: String,
     pub verdict: Verdict,
+    /// The unsafe regions (emptied by [`SafetyCheck::forget_regions`]).
     pub regions: Vec<UnsafeRegion>,
+    /// How many regions and vertices were found (kept when the regions are dropped).
+    pub region_count: usize,
+    pub vertex_count: usize,
     /// Share of the property's input box inside the regions (uniform sampling).
     pub volume_fraction: f64,
 }
@@ -46,15 +50,19 @@ impl SafetyCheck {
     }
 
     pub fn regions(&self) -> usize {
-        self.properties.iter().map(|p| p.regions.len()).sum()
+        self.properties.iter().map(|p| p.region_count).sum()
     }
 
     pub fn vertices(&self) -> usize {
-        self.properties
-            .iter()
-            .flat_map(|p| &p.regions)
-            .map(|r| r.vertices.len())
-            .sum()
+        self.properties.iter().map(|p| p.vertex_count).sum()
+    }
+
+    /// Frees the regions, keeping their counts: an early-training actor can have millions
+    /// of region vertices, which a repair pass no longer needs once it chose its starts.
+    pub fn forget_regions(&mut self) {
+        for p in &mut self.properties {
+            p.regions = Vec::new();
+        }
     }
 
     /// Mean unsafe volume fraction over the properties.
@@ -119,6 +127,8 @@ pub fn check(
         checks.push(PropertyCheck {
             name: property.name.clone(),
             verdict: result.verdict,
+            region_count: result.regions.len(),
+            vertex_count: result.regions.iter().map(|r| r.vertices.len()).sum(),
             regions: result.regions,
             volume_fraction,
         });

@@ -252,7 +252,7 @@ impl Repairer<'_> {
     ) -> Result<Advance, RepairError> {
         let run: &Run = self.run;
         let config = &run.config.repair;
-        let check = self.check(&agent.policy())?;
+        let mut check = self.check(&agent.policy())?;
         let round = state.round.as_mut().expect("an open round");
         round.reach_s += check.seconds;
         if check.verified() {
@@ -281,6 +281,7 @@ impl Repairer<'_> {
             .zip(self.properties)
             .map(|(c, p)| select_vertices(&c.regions, &p.input, config.max_points));
         let starts = start_states(selections, rng);
+        check.forget_regions();
         let mut learner =
             with_learning_rates(run, &agent.state(), config.actor_lr, config.critic_lr)?;
         let stats = run_pass(
