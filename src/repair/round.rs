@@ -49,6 +49,7 @@ pub struct RepairState {
 }
 
 impl RepairState {
+    /// No repair yet: an empty repair buffer for transitions of the given dimensions.
     pub fn new(capacity: usize, obs_dim: usize, act_dim: usize) -> Self {
         Self {
             buffer: ReplayBuffer::new(capacity, obs_dim, act_dim),
@@ -159,8 +160,11 @@ pub fn change_ratio(before: f64, after: f64) -> f64 {
 
 /// Runs repair rounds on a run's agent in one environment.
 pub struct Repairer<'a> {
+    /// The config (`[repair]`, learning rates, seed) and the networks' shapes.
     pub run: &'a Run,
+    /// Where penalized episodes and guard evaluations run.
     pub env: &'a mut dyn Env,
+    /// The properties over actions in environment units.
     pub properties: &'a [Property],
 }
 
