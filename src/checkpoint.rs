@@ -4,13 +4,14 @@
 //! the payload length and a CRC-32 guard the bincode payload, so a truncated or
 //! corrupted file is reported as such instead of being half-loaded.
 
+use crate::repair::RepairState;
 use crate::rl::{DdpgState, Noise, ReplayBuffer};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"SAFERLCK";
-const VERSION: u32 = 2;
+const VERSION: u32 = 3;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 /// Progress counters of a run.
@@ -31,6 +32,8 @@ pub struct Checkpoint {
     pub rng: ChaCha8Rng,
     /// Best greedy evaluation return so far (its actor is `best-actor.nnet`).
     pub best_eval_return: Option<f64>,
+    /// Repair buffer and progress, including a round under way (format version 3).
+    pub repair: RepairState,
 }
 
 /// Why a checkpoint could not be written or read.

@@ -41,6 +41,9 @@ enum Command {
     Verify(VerifyArgs),
     /// Fit a ReLU network to recorded demonstrations (imitation), e.g. the prosthesis policy.
     Fit(FitArgs),
+    /// Repair a trained agent until it is verified safe on its config's properties, with
+    /// reachability-guided penalized episodes; writes a new run directory.
+    Repair(RepairArgs),
 }
 
 #[derive(Debug, Args)]
@@ -58,6 +61,30 @@ struct FitArgs {
     #[arg(long)]
     epochs: Option<usize>,
     /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct RepairArgs {
+    /// Repair the agent of this run (latest checkpoint, with its replay buffer).
+    #[arg(
+        long,
+        value_name = "RUN_DIR",
+        required_unless_present = "net",
+        conflicts_with = "net"
+    )]
+    run: Option<PathBuf>,
+    /// Repair this .nnet actor (pre-tanh outputs) instead; its critic is trained first.
+    #[arg(long, requires = "config")]
+    net: Option<PathBuf>,
+    /// Config (env, properties, [repair] settings); default with --run: the run's own.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Where to write the repair run (default: runs/<name>-repair-<timestamp>).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// No progress bar or round lines.
     #[arg(long)]
     quiet: bool,
 }
@@ -205,6 +232,7 @@ pub fn main() -> ExitCode {
         Command::Render(args) => render_episode(args),
         Command::Verify(args) => verify_net(args),
         Command::Fit(args) => fit(args),
+        Command::Repair(args) => repair_agent(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -382,7 +410,10 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
     };
     let net = read_nnet(net_path)?.net;
     let parts = read_vnnlib(property_path)?;
-    let spinner = search_spinner(args.quiet, &property_path.display().to_string());
+    let spinner = spinner(
+        args.quiet,
+        &format!("verifying {} ", property_path.display()),
+    );
     let searched = verify::verify_parts(&net, &parts, timeout, args.regions.is_some(), &spinner);
     spinner.finish_and_clear();
     let (mut report, regions) = searched
@@ -428,7 +459,7 @@ fn verify_run(
     for property in run.properties()? {
         let pre_tanh = verify::pre_tanh_property(&property, &policy.scaling)
             .with_context(|| format!("property `{}`", property.name))?;
-        let spinner = search_spinner(quiet, &property.name);
+        let spinner = spinner(quiet, &format!("verifying {} ", property.name));
         let searched = verify::verify_parts(&policy.net, &[pre_tanh], timeout, false, &spinner);
         spinner.finish_and_clear();
         let (report, _) = searched?;
@@ -475,17 +506,67 @@ fn fit(args: FitArgs) -> Result<()> {
     Ok(())
 }
 
-/// A spinner for a reachability search, which cannot know its total work in advance: the
-/// search writes its counts (sets, unsafe regions) into the message.
-fn search_spinner(quiet: bool, what: &str) -> ProgressBar {
+fn repair_agent(args: RepairArgs) -> Result<()> {
+    let config = match (&args.config, &args.run) {
+        (Some(path), _) => Config::load(path)?,
+        (None, Some(dir)) => Run::open(dir)?.config,
+        (None, None) => unreachable!("clap requires --config with --net"),
+    };
+    let dir = args.run_dir.clone().unwrap_or_else(|| {
+        let mut named = config.clone();
+        named.name = format!("{}-repair", config.name);
+        default_run_dir(&named)
+    });
+    let progress = spinner(args.quiet, "");
+    let summary = match (&args.run, &args.net) {
+        (Some(source), None) => {
+            let (_, checkpoint) = Run::open(source)?.load_agent()?;
+            let run = Run::create(&dir, config)?;
+            crate::repair::offline::repair_run(source, checkpoint, run, &progress)?
+        }
+        (None, Some(path)) => {
+            let net = read_nnet(path)?.net;
+            let run = Run {
+                dir: dir.clone(),
+                config,
+            };
+            crate::repair::offline::check_actor_shape(path, &net, &run)?;
+            let run = Run::create(&dir, run.config)?;
+            crate::repair::offline::repair_net(path, &net, run, &progress)?
+        }
+        _ => unreachable!("clap requires exactly one of --run and --net"),
+    };
+    progress.finish_and_clear();
+    println!("before: {}", summary.verdicts_before);
+    match &summary.round {
+        Some(round) => println!("{}", crate::repair::log::round_line(round)),
+        None => println!("already verified safe: nothing to repair"),
+    }
+    println!(
+        "after: {} ({}); {:.1} s in total; repaired actor {}",
+        summary.verdicts_after,
+        if summary.verified_after {
+            "verified safe"
+        } else {
+            "NOT verified safe"
+        },
+        summary.wall_time_s,
+        summary.actor.display()
+    );
+    Ok(())
+}
+
+/// A spinner for work without a known length (a reachability search, a repair): the
+/// work writes its counts into the message; `what` prefixes it.
+fn spinner(quiet: bool, what: &str) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
-    let spinner = ProgressBar::new_spinner();
-    let template = format!("{{spinner}} verifying {what} [{{elapsed_precise}}] {{msg}}");
-    spinner.set_style(ProgressStyle::with_template(&template).expect("valid spinner template"));
-    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
-    spinner
+    let bar = ProgressBar::new_spinner();
+    let template = format!("{{spinner}} {what}[{{elapsed_precise}}] {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).expect("valid spinner template"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }
 
 fn progress_bar(quiet: bool, unit: &str) -> ProgressBar {

@@ -44,6 +44,9 @@ pub struct Config {
     /// Safety properties over (observation, action): see [`PropertyConfig`].
     #[serde(default, rename = "property")]
     pub properties: Vec<PropertyConfig>,
+    /// Reachability-guided repair rounds during training and in `saferl repair`.
+    #[serde(default)]
+    pub repair: RepairConfig,
 }
 
 /// Burn's CPU backends. `flex` is the default: it is measured faster (see README).
@@ -112,6 +115,77 @@ impl Default for TrainConfig {
             checkpoint_every: 10,
             eval_every: 10,
             eval_episodes: 5,
+        }
+    }
+}
+
+/// Repair with reachability-guided penalized episodes (reachability-repair paper,
+/// Algorithm 2); the defaults are the paper's rocket-lander settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RepairConfig {
+    /// Run repair rounds inside `saferl train` (`saferl repair` always repairs).
+    pub enabled: bool,
+    /// Training episodes between repair rounds (and one round at the end).
+    pub every_episodes: usize,
+    /// Greedy steps of a repair episode started at an unsafe vertex.
+    pub episode_steps: usize,
+    /// Reward of a step whose action is unsafe at its state (the episode ends there).
+    pub penalty: f64,
+    /// Adam learning rates while repairing (smaller than training's: repair should move
+    /// the actor only as far as safety needs).
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    /// Capacity of the repair buffer (penalized-episode transitions only).
+    pub buffer_capacity: usize,
+    /// Samples per update drawn from the repair buffer…
+    pub repair_batch: usize,
+    /// …and from the ordinary replay buffer.
+    pub batch: usize,
+    /// Most unsafe vertices started from per property and pass (chosen round-robin over
+    /// the regions, so every region is covered).
+    pub max_points: usize,
+    /// Most penalized passes in a round before it gives up.
+    pub max_passes: usize,
+    /// Timeout of one reachability analysis of one property, in seconds.
+    pub reach_timeout_s: f64,
+    /// The performance guard: the greedy return may change by at most this ratio of its
+    /// value before repair (−0.2: at most 20 % worse).
+    pub min_change_ratio: f64,
+    /// Greedy episodes of the performance guard (the paper uses 49).
+    pub eval_episodes: usize,
+    /// When the safe actor fails the guard: up to this many rounds of replay-only updates…
+    pub replay_rounds: usize,
+    /// …of this many updates each.
+    pub replay_updates: usize,
+    /// `saferl repair --net`: episodes of fresh experience that train the new critic
+    /// (with the actor frozen) before repairing.
+    pub critic_warmup_episodes: usize,
+    /// Uniform samples per property estimating the unsafe volume fraction.
+    pub volume_samples: usize,
+}
+
+impl Default for RepairConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            every_episodes: 50,
+            episode_steps: 5,
+            penalty: -30.0,
+            actor_lr: 1e-5,
+            critic_lr: 1e-4,
+            buffer_capacity: 200,
+            repair_batch: 20,
+            batch: 1000,
+            max_points: 1000,
+            max_passes: 20,
+            reach_timeout_s: 600.0,
+            min_change_ratio: -0.2,
+            eval_episodes: 20,
+            replay_rounds: 10,
+            replay_updates: 1000,
+            critic_warmup_episodes: 100,
+            volume_samples: 2000,
         }
     }
 }
@@ -250,7 +324,7 @@ impl Config {
         in_range("noise.theta", n.theta, 0.0, 1.0)?;
         in_range("noise.decay", n.decay, f64::MIN_POSITIVE, 1.0)?;
         in_range("noise.sigma_min", n.sigma_min, 0.0, n.sigma.max(0.0))?;
-        Ok(())
+        self.repair.validate()
     }
 
     /// The config's properties, checked against the environment's dimensions.
@@ -263,6 +337,35 @@ impl Config {
                     .map_err(|e| format!("key `property[{i}]` ({}): {e}", p.name))
             })
             .collect()
+    }
+}
+
+impl RepairConfig {
+    fn validate(&self) -> Result<(), String> {
+        positive("repair.every_episodes", self.every_episodes)?;
+        positive("repair.episode_steps", self.episode_steps)?;
+        positive("repair.buffer_capacity", self.buffer_capacity)?;
+        positive("repair.repair_batch", self.repair_batch)?;
+        positive("repair.batch", self.batch)?;
+        positive("repair.max_points", self.max_points)?;
+        positive("repair.max_passes", self.max_passes)?;
+        positive("repair.eval_episodes", self.eval_episodes)?;
+        positive("repair.volume_samples", self.volume_samples)?;
+        if !self.penalty.is_finite() {
+            return Err(format!(
+                "key `repair.penalty`: expected a finite number, got {}",
+                self.penalty
+            ));
+        }
+        in_range("repair.actor_lr", self.actor_lr, f64::MIN_POSITIVE, 1.0)?;
+        in_range("repair.critic_lr", self.critic_lr, f64::MIN_POSITIVE, 1.0)?;
+        in_range(
+            "repair.reach_timeout_s",
+            self.reach_timeout_s,
+            f64::MIN_POSITIVE,
+            1e7,
+        )?;
+        in_range("repair.min_change_ratio", self.min_change_ratio, -1.0, 1.0)
     }
 }
 

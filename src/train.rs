@@ -3,6 +3,7 @@
 use crate::checkpoint::{Checkpoint, Counters};
 use crate::eval::{EvalReport, Stream, episode_seed, evaluate, violates};
 use crate::log::Metrics;
+use crate::repair::{self, Advance, RepairState, Repairer, RoundReport, RoundResult};
 use crate::rl::{Ddpg, Noise, ReplayBuffer, Transition};
 use crate::run::{Run, RunError};
 use crate::spec::Property;
@@ -35,6 +36,7 @@ pub struct Trainer {
     best_eval_return: Option<f64>,
     properties: Vec<Property>,
     metrics: Metrics,
+    repair: RepairState,
 }
 
 /// Sums over one episode, for its log line.
@@ -53,7 +55,6 @@ struct EpisodeStats {
 impl Trainer {
     /// Starts a new run in `run.dir`.
     pub fn start(run: Run) -> Result<Self, RunError> {
-        let properties = run.properties()?;
         let mut rng = ChaCha8Rng::seed_from_u64(run.config.seed);
         let agent = run.new_agent(&mut rng);
         let env = run.env();
@@ -63,6 +64,26 @@ impl Trainer {
             env.action_bounds().dim(),
         );
         let noise = Noise::new(&run.config.noise, env.action_bounds().dim());
+        Self::from_parts(run, agent, buffer, noise, rng, Counters::default())
+    }
+
+    /// A trainer for `run` holding the given agent, experience and progress (no repair
+    /// yet): how `saferl repair` takes over an agent trained elsewhere.
+    pub fn from_parts(
+        run: Run,
+        agent: Ddpg,
+        buffer: ReplayBuffer,
+        noise: Noise,
+        rng: ChaCha8Rng,
+        counters: Counters,
+    ) -> Result<Self, RunError> {
+        let properties = run.properties()?;
+        let env = run.env();
+        let repair = RepairState::new(
+            run.config.repair.buffer_capacity,
+            env.observation_bounds().dim(),
+            env.action_bounds().dim(),
+        );
         let metrics = Metrics::open(&run.dir, None).map_err(|e| RunError::io(&run.dir, e))?;
         Ok(Self {
             env,
@@ -70,10 +91,11 @@ impl Trainer {
             buffer,
             noise,
             rng,
-            counters: Counters::default(),
+            counters,
             best_eval_return: None,
             properties,
             metrics,
+            repair,
             run,
         })
     }
@@ -83,7 +105,8 @@ impl Trainer {
         let properties = run.properties()?;
         let (agent, checkpoint) = run.load_agent()?;
         let done = checkpoint.counters.episodes;
-        if done >= run.config.train.episodes as u64 {
+        // A run that stopped inside its final repair round still has that round to finish.
+        if done >= run.config.train.episodes as u64 && checkpoint.repair.round.is_none() {
             return Err(RunError::Invalid(format!(
                 "{} has already trained {done} episodes (train.episodes = {}): pass --episodes N with N > {done} to train longer",
                 run.dir.display(),
@@ -102,6 +125,7 @@ impl Trainer {
             best_eval_return: checkpoint.best_eval_return,
             properties,
             metrics,
+            repair: checkpoint.repair,
             run,
         })
     }
@@ -120,6 +144,10 @@ impl Trainer {
         let total = self.run.config.train.episodes as u64;
         progress.set_length(total);
         progress.set_position(self.counters.episodes);
+        if self.repair.round.is_some() {
+            // Resumed in the middle of a repair round: finish it first.
+            self.continue_repair_round(progress)?;
+        }
         while self.counters.episodes < total {
             let stats = self.episode();
             self.counters.episodes += 1;
@@ -131,6 +159,10 @@ impl Trainer {
                 self.log_eval(&report)?;
                 self.keep_if_best(&report)?;
                 progress.set_message(format!("eval return {:.1}", report.return_mean));
+            }
+            let r = &self.run.config.repair;
+            if r.enabled && (episode.is_multiple_of(r.every_episodes as u64) || episode == total) {
+                self.repair_round(progress)?;
             }
             if episode.is_multiple_of(self.run.config.train.checkpoint_every as u64)
                 || episode == total
@@ -290,6 +322,96 @@ impl Trainer {
         )
     }
 
+    /// A repair round: exact reachability of the actor on every property; if it is not
+    /// proved safe, penalized passes from its unsafe vertices until it is (see
+    /// [`crate::repair::round`]), checkpointing after every pass.
+    pub fn repair_round(&mut self, progress: &ProgressBar) -> Result<RoundResult, RunError> {
+        progress.set_message("verifying");
+        let mut repairer = Repairer {
+            run: &self.run,
+            env: self.env.as_mut(),
+            properties: &self.properties,
+        };
+        let check = repairer
+            .check(&self.agent.policy())
+            .map_err(|e| RunError::Invalid(format!("repair: {e}")))?;
+        let scalars = repair::log::safety_scalars(&check);
+        if check.verified() {
+            self.write(&scalars, self.counters.env_steps)?;
+            progress.println(format!(
+                "episode {}: verified safe ({}, {:.1} s)",
+                self.counters.episodes,
+                check.verdicts(),
+                check.seconds
+            ));
+            return Ok(RoundResult {
+                verdicts_before: check.verdicts(),
+                report: None,
+            });
+        }
+        progress.set_message("measuring the return before repair");
+        repairer.open(&self.agent, &check, &mut self.repair);
+        self.write(&scalars, self.counters.env_steps)?;
+        self.checkpoint()?;
+        let report = self.continue_repair_round(progress)?;
+        Ok(RoundResult {
+            verdicts_before: check.verdicts(),
+            report: Some(report),
+        })
+    }
+
+    /// Runs the open repair round to its end.
+    fn continue_repair_round(&mut self, progress: &ProgressBar) -> Result<RoundReport, RunError> {
+        loop {
+            if let Some(round) = &self.repair.round {
+                progress.set_message(format!(
+                    "repairing: round {}, pass {} ({:?})",
+                    self.repair.rounds + 1,
+                    round.passes + round.replay_rounds + 1,
+                    round.phase
+                ));
+            }
+            let mut repairer = Repairer {
+                run: &self.run,
+                env: self.env.as_mut(),
+                properties: &self.properties,
+            };
+            let advance = repairer
+                .advance(
+                    &mut self.agent,
+                    &self.buffer,
+                    &mut self.repair,
+                    &mut self.rng,
+                )
+                .map_err(|e| RunError::Invalid(format!("repair: {e}")))?;
+            let dir = self.run.dir.clone();
+            match advance {
+                Advance::Pass(pass) => {
+                    self.write(&repair::log::pass_scalars(&pass), pass.pass)?;
+                    repair::log::append(&dir, "repair/pass", &pass)
+                        .map_err(|e| RunError::io(&repair::log::jsonl_path(&dir), e))?;
+                    self.checkpoint()?;
+                }
+                Advance::Done(report) => {
+                    self.write(
+                        &repair::log::round_scalars(&report),
+                        self.counters.env_steps,
+                    )?;
+                    repair::log::append(&dir, "repair/round", &*report)
+                        .map_err(|e| RunError::io(&repair::log::jsonl_path(&dir), e))?;
+                    progress.println(repair::log::round_line(&report));
+                    self.checkpoint()?;
+                    return Ok(*report);
+                }
+            }
+        }
+    }
+
+    /// The run this trainer writes to.
+    pub fn opened_run(&self) -> &Run {
+        &self.run
+    }
+
     fn checkpoint(&mut self) -> Result<(), RunError> {
         self.metrics
             .flush()
@@ -301,6 +423,7 @@ impl Trainer {
             noise: self.noise.clone(),
             rng: self.rng.clone(),
             best_eval_return: self.best_eval_return,
+            repair: self.repair.clone(),
         };
         checkpoint.save(&self.run.checkpoint_path())?;
         Ok(())

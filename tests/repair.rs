@@ -1,0 +1,253 @@
+//! Repair: a deliberately unsafe actor comes out of a repair round verified safe, and a
+//! crash in the middle of a round resumes cleanly.
+
+mod common;
+
+use indicatif::ProgressBar;
+use nalgebra::{DMatrix, DVector};
+use saferl::checkpoint::Checkpoint;
+use saferl::config::Config;
+use saferl::nn::nnet::read_nnet;
+use saferl::nn::{ActionScaling, Layer, ReluNet};
+use saferl::reach::{self, Mode, Options, Verdict};
+use saferl::run::Run;
+use saferl::verify::pre_tanh_property;
+use std::time::{Duration, Instant};
+
+/// A pendulum actor 3 → 8 → 1 that answers a fast spin with a hard torque:
+/// y = 0.15·θ̇, so |u| = 2·tanh(0.15·|θ̇|) > 1.5 for |θ̇| > 6.5, which the shipped property
+/// forbids near upright.
+fn unsafe_pendulum_actor() -> ReluNet {
+    let mut w1 = DMatrix::zeros(8, 3);
+    w1[(0, 2)] = 1.0;
+    w1[(1, 2)] = -1.0;
+    let mut w2 = DMatrix::zeros(1, 8);
+    w2[(0, 0)] = 0.15;
+    w2[(0, 1)] = -0.15;
+    ReluNet::new(vec![
+        Layer {
+            weights: w1,
+            bias: DVector::zeros(8),
+        },
+        Layer {
+            weights: w2,
+            bias: DVector::zeros(1),
+        },
+    ])
+    .unwrap()
+}
+
+/// The pendulum config with an 8-neuron actor and a quick repair.
+fn repair_config() -> Config {
+    let mut config = common::pendulum_config();
+    config.actor.hidden = vec![8];
+    config.critic.hidden = vec![32, 32];
+    let r = &mut config.repair;
+    r.critic_warmup_episodes = 10;
+    r.eval_episodes = 5;
+    r.actor_lr = 1e-3;
+    r.critic_lr = 1e-3;
+    r.batch = 128;
+    r.penalty = -1000.0;
+    r.max_passes = 40;
+    r.reach_timeout_s = 60.0;
+    config
+}
+
+/// The verdict of the exact verifier on `net` for the config's (only) property.
+fn verdict(net: &ReluNet, config: &Config) -> Verdict {
+    let run = Run {
+        dir: ".".into(),
+        config: config.clone(),
+    };
+    let property = run.properties().unwrap().remove(0);
+    let scaling = ActionScaling::from_bounds(&[-2.0], &[2.0]);
+    let mapped = pre_tanh_property(&property, &scaling).unwrap();
+    let options = Options {
+        mode: Mode::AllRegions,
+        ..Options::default()
+    };
+    reach::verify(net, &mapped, &options).unwrap().verdict
+}
+
+#[test]
+fn a_repair_round_makes_an_unsafe_actor_verified_safe() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = repair_config();
+    let actor = unsafe_pendulum_actor();
+    assert_eq!(verdict(&actor, &config), Verdict::Unsafe);
+
+    let run = Run::create(&tmp.path().join("repair"), config.clone()).unwrap();
+    let summary = saferl::repair::offline::repair_net(
+        &tmp.path().join("unsafe.nnet"),
+        &actor,
+        run,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    eprintln!("{summary:#?}");
+    let round = summary
+        .round
+        .as_ref()
+        .expect("the actor needed a repair round");
+    assert!(round.regions_before > 0);
+    assert!(round.penalized_steps > 0, "penalized episodes ran");
+    assert!(summary.verified_after);
+    // Independently of the repair's own check: read the written actor back and verify it.
+    let repaired = read_nnet(&summary.actor).unwrap().net;
+    assert_ne!(repaired, actor);
+    assert_eq!(verdict(&repaired, &config), Verdict::Safe);
+    let log = std::fs::read_to_string(tmp.path().join("repair/repair.jsonl")).unwrap();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"event\":\"repair/round\""))
+    );
+}
+
+#[test]
+fn a_crash_during_a_repair_round_resumes_cleanly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_pendulum_config(1000, 1);
+    // An easy-to-violate property: no positive torque at all near upright. A freshly
+    // initialized actor violates it somewhere, so the first round has work to do.
+    config.properties[0].unsafe_set = vec![vec!["y0 >= 0".to_string()]];
+    config.repair.enabled = true;
+    config.repair.every_episodes = 2;
+    config.repair.eval_episodes = 2;
+    config.repair.batch = 64;
+    config.repair.penalty = -1000.0;
+    config.repair.actor_lr = 1e-3;
+    config.repair.critic_lr = 1e-3;
+    config.repair.max_passes = 200;
+    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
+    let run_dir = tmp.path().join("run");
+    let mut child = common::saferl()
+        .args(["train", "--quiet", "--config"])
+        .arg(&config_path)
+        .arg("--run-dir")
+        .arg(&run_dir)
+        .spawn()
+        .unwrap();
+    let checkpoint = run_dir.join("checkpoint.bin");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    // Wait until a checkpoint holds a round under way with at least one pass done.
+    let mid_round = |c: &Checkpoint| c.repair.round.as_ref().is_some_and(|r| r.passes >= 1);
+    while !Checkpoint::load(&checkpoint).is_ok_and(|c| mid_round(&c)) {
+        assert!(
+            Instant::now() < deadline,
+            "no mid-round checkpoint after 120 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "training ended before a repair round was caught"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
+    let open = saved.repair.round.clone().expect("killed inside a round");
+    let target = saved.counters.episodes + 2;
+    let output = common::saferl()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&run_dir)
+        .args(["--episodes", &target.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let resumed = Checkpoint::load(&checkpoint).unwrap();
+    assert_eq!(resumed.counters.episodes, target);
+    assert!(resumed.repair.round.is_none(), "every round finished");
+    assert!(resumed.repair.rounds > saved.repair.rounds);
+    // The interrupted round went on from where it stopped: its report counts the passes
+    // made before the kill and keeps the baseline measured before it.
+    let log = std::fs::read_to_string(run_dir.join("repair.jsonl")).unwrap();
+    let report: serde_json::Value = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "repair/round" && v["round"] == saved.repair.rounds + 1)
+        .expect("the interrupted round reported");
+    assert!(report["passes"].as_u64().unwrap() >= open.passes);
+    assert_eq!(report["baseline_return"].as_f64().unwrap(), open.baseline);
+}
+
+/// Runs saferl and asserts it succeeded.
+fn saferl_ok(args: &[&std::ffi::OsStr]) -> String {
+    let output = common::saferl().args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_pendulum_config(4, 2);
+    config.properties[0].unsafe_set = vec![vec!["y0 >= 0".to_string()]];
+    config.repair.eval_episodes = 2;
+    config.repair.batch = 64;
+    config.repair.penalty = -1000.0;
+    config.repair.actor_lr = 1e-3;
+    config.repair.critic_lr = 1e-3;
+    config.repair.max_passes = 100;
+    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
+    let trained = tmp.path().join("trained");
+    let repaired = tmp.path().join("repaired");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    saferl_ok(&[
+        &os("train"),
+        &os("--quiet"),
+        &os("--config"),
+        config_path.as_os_str(),
+        &os("--run-dir"),
+        trained.as_os_str(),
+    ]);
+    let stdout = saferl_ok(&[
+        &os("repair"),
+        &os("--quiet"),
+        &os("--run"),
+        trained.as_os_str(),
+        &os("--run-dir"),
+        repaired.as_os_str(),
+    ]);
+    assert!(stdout.contains("(verified safe)"), "{stdout}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(repaired.join("repair.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["verified_after"], true);
+    // The repaired run is a run like any other: its checkpoint verifies safe.
+    let verdict = saferl_ok(&[&os("verify"), &os("--run"), repaired.as_os_str()]);
+    assert!(verdict.contains(": safe"), "{verdict}");
+
+    // A network that does not fit the config's actor: one line naming the file, and no
+    // run directory left behind.
+    let wrong = tmp.path().join("narrow.nnet");
+    let file = saferl::nn::nnet::NnetFile {
+        net: unsafe_pendulum_actor(),
+        normalization: saferl::nn::nnet::Normalization::identity(3),
+        comments: Vec::new(),
+    };
+    saferl::nn::nnet::write_nnet(&wrong, &file).unwrap();
+    let output = common::saferl()
+        .args(["repair", "--quiet", "--net"])
+        .arg(&wrong)
+        .arg("--config")
+        .arg(&config_path)
+        .arg("--run-dir")
+        .arg(tmp.path().join("wrong"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("narrow.nnet"), "{stderr}");
+    assert!(!tmp.path().join("wrong").exists());
+}
