@@ -1,8 +1,10 @@
-//! Every shipped config loads, and its properties fit its environment.
+//! Every shipped config loads: training configs with properties that fit their
+//! environment, `saferl fit` configs (those with a `[data]` table) as such.
 
 mod common;
 
 use saferl::config::Config;
+use saferl::fit::FitConfig;
 use saferl::run::Run;
 
 #[test]
@@ -10,6 +12,12 @@ fn shipped_configs_load_and_their_properties_resolve() {
     let mut checked = 0;
     for entry in std::fs::read_dir(common::repo_path("configs")).unwrap() {
         let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.lines().any(|l| l.trim() == "[data]") {
+            FitConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            checked += 1;
+            continue;
+        }
         let config = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let run = Run {
             dir: path.clone(),
@@ -23,7 +31,7 @@ fn shipped_configs_load_and_their_properties_resolve() {
         );
         checked += 1;
     }
-    assert!(checked >= 2);
+    assert!(checked >= 3);
 }
 
 #[test]
