@@ -12,6 +12,7 @@ pub mod log;
 pub mod nn;
 pub mod reach;
 pub mod render;
+pub mod repair;
 pub mod rl;
 pub mod run;
 pub mod spec;
