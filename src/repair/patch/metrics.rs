@@ -110,7 +110,7 @@ mod tests {
             .iter()
             .map(|&v| vec![v])
             .collect();
-        let m = test_metrics(&scale(1.0), &scale(0.5), &inputs, &[c.clone()]);
+        let m = test_metrics(&scale(1.0), &scale(0.5), &inputs, std::slice::from_ref(&c));
         assert_eq!((m.originally_violating, m.repaired), (2, 1));
         assert_eq!(m.efficacy, Some(0.5));
         assert_eq!((m.originally_safe, m.introduced), (3, 0));

@@ -48,10 +48,9 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     let mut problem = encoding.problem.clone();
     for (n, sample) in spec.samples.iter().enumerate() {
         let original = spec.net.forward(&sample.input);
-        for j in 0..sample.target.len() {
+        for (j, (&t, &y)) in sample.target.iter().zip(&original).enumerate() {
             let bound = encoding.output_bounds[n][j];
-            let t = sample.target[j];
-            let mut points = vec![t, original[j].clamp(bound.lo, bound.hi)];
+            let mut points = vec![t, y.clamp(bound.lo, bound.hi)];
             points.extend([bound.lo, bound.hi].iter().filter(|v| v.is_finite()));
             for at in points {
                 let (lower, terms) = tangent(&encoding, n, j, at, t);
