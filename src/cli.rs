@@ -44,6 +44,9 @@ enum Command {
     /// Repair a trained agent until it is verified safe on its config's properties, with
     /// reachability-guided penalized episodes; writes a new run directory.
     Repair(RepairArgs),
+    /// Patch one layer of a network (NNRepLayer MIQP) until its constraints hold on the
+    /// repair samples and, where the verifier can check them, on their whole domains.
+    Patch(PatchArgs),
 }
 
 #[derive(Debug, Args)]
@@ -85,6 +88,41 @@ struct RepairArgs {
     #[arg(long)]
     run_dir: Option<PathBuf>,
     /// No progress bar or round lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct PatchArgs {
+    /// The network to patch (.nnet).
+    #[arg(long)]
+    net: PathBuf,
+    /// Patch config (TOML): the constraints and the patch settings (see
+    /// `saferl::repair::patch::config`).
+    #[arg(long)]
+    config: PathBuf,
+    /// Samples (CSV: the inputs, then the targets, one sample per line; optional header).
+    #[arg(long)]
+    data: PathBuf,
+    /// Repair this layer (index into the network's layers, 0 = first; default: the last).
+    #[arg(long)]
+    layer: Option<usize>,
+    /// Most patch-and-verify rounds.
+    #[arg(long)]
+    max_rounds: Option<usize>,
+    /// Repair samples drawn from the data.
+    #[arg(long)]
+    samples: Option<usize>,
+    /// Seed of the data split.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory (default: runs/patch-<timestamp>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// No per-round lines.
     #[arg(long)]
     quiet: bool,
 }
@@ -233,6 +271,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify_net(args),
         Command::Fit(args) => fit(args),
         Command::Repair(args) => repair_agent(args),
+        Command::Patch(args) => patch_net(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -567,6 +606,79 @@ fn spinner(quiet: bool, what: &str) -> ProgressBar {
     bar.set_style(ProgressStyle::with_template(&template).expect("valid spinner template"));
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
+}
+
+fn patch_net(args: PatchArgs) -> Result<()> {
+    use crate::repair::patch::job;
+    let out = args.out.clone().unwrap_or_else(|| {
+        let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
+        PathBuf::from("runs").join(format!("patch-{stamp}"))
+    });
+    let input = job::JobInput {
+        net: args.net,
+        config: args.config,
+        data: args.data,
+        out,
+        layer: args.layer,
+        max_rounds: args.max_rounds,
+        samples: args.samples,
+        seed: args.seed,
+    };
+    let quiet = args.quiet || args.json;
+    let report = job::run(&input, &mut |r| {
+        if !quiet {
+            let verdicts: Vec<String> =
+                r.verdicts.iter().map(|(n, v)| format!("{n} {v}")).collect();
+            eprintln!(
+                "round {}: {} samples, {} (objective {:.4}, gap {:.2}%, δ {:.4}) in {:.1} s; verify: {} ({} unsafe regions, {} new samples) in {:.1} s",
+                r.round,
+                r.samples,
+                r.status,
+                r.objective,
+                100.0 * r.gap,
+                r.delta,
+                r.patch_seconds,
+                if verdicts.is_empty() {
+                    "nothing verifiable".to_string()
+                } else {
+                    verdicts.join(", ")
+                },
+                r.unsafe_regions,
+                r.new_samples,
+                r.verify_seconds
+            );
+        }
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let t = &report.test;
+        let pct = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{:.2}%", 100.0 * v));
+        println!(
+            "{}: layer {}, {} repair samples, {} in {:.1} s (gap {:.2}%, δ {:.4}, {} repair-sample violations); test ({} samples): MAE {:.4}, efficacy {} ({}/{}), introduced bugs {} ({}/{}); verified: {}",
+            report.patched_network.display(),
+            report.layer,
+            report.repair_samples,
+            report.status,
+            report.runtime_s,
+            100.0 * report.gap,
+            report.delta,
+            report.repair_violations,
+            t.samples,
+            t.mae,
+            pct(t.efficacy),
+            t.repaired,
+            t.originally_violating,
+            pct(t.introduced_bugs),
+            t.introduced,
+            t.originally_safe,
+            report.verified
+        );
+        for (name, reason) in &report.unverifiable {
+            println!("not verifiable: `{name}`: {reason}");
+        }
+    }
+    Ok(())
 }
 
 fn progress_bar(quiet: bool, unit: &str) -> ProgressBar {

@@ -1,3 +1,5 @@
+//! Repair of an unsafe network.
+//!
 //! Repair of an unsafe actor with reachability-guided penalized episodes
 //! (reachability-repair paper, sections 3.3, 4.1 and 6.2, Algorithm 2).
 //!
@@ -6,12 +8,17 @@
 //! action is penalized ([`episodes`]); a round repeats this until the actor is verified
 //! safe and its return is kept ([`round`]). The trainer runs rounds between training
 //! episodes, `saferl repair` runs one on a trained agent ([`offline`]).
+//!
+//! Gradient repair cannot guarantee the constraints; the MIQP layer patch ([`patch`],
+//! NNRepLayer) re-solves one layer so that every given sample satisfies them, and its
+//! loop with the verifier extends that to the whole property domain.
 
 pub mod agent;
 pub mod check;
 pub mod episodes;
 pub mod log;
 pub mod offline;
+pub mod patch;
 pub mod round;
 pub mod select;
 

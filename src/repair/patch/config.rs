@@ -1,0 +1,234 @@
+//! The TOML file of `saferl patch --config`: the constraints Ψ and the patch settings.
+//!
+//! ```toml
+//! [patch]
+//! layer = 2            # index into the network's layers (0 = first); default: the last
+//! samples = 150        # repair samples drawn from the data
+//! test = 2000          # held-out test samples
+//! violating_share = 0.75
+//! lambda = 1.0         # weight of δ in the objective
+//! max_change = 1.0     # largest change of one weight (bounds δ; big-M needs it finite)
+//! time_limit = 300.0   # seconds per patch
+//! gap = 0.01
+//! max_rounds = 5       # patch-and-verify rounds
+//!
+//! [[constraint]]
+//! name = "ankle-max"
+//! unsafe = [["y0 >= 10"]]                 # union of conjunctions over x and y
+//!
+//! [[constraint]]
+//! name = "femur-box"
+//! lower = [-2.0, -inf, …]                 # optional input condition box
+//! upper = [-0.5, inf, …]
+//! unsafe = [["y0 >= 1", "y0 <= 3"]]
+//! ```
+
+use super::constraint::parse_joint_inequality;
+use super::{Constraint, PatchOptions};
+use crate::spec::InputSet;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a patch config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum PatchConfigError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchConfig {
+    #[serde(default)]
+    pub patch: PatchSettings,
+    #[serde(rename = "constraint")]
+    pub constraints: Vec<ConstraintConfig>,
+}
+
+/// Patch and loop settings (all optional).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PatchSettings {
+    pub layer: Option<usize>,
+    pub nodes: Option<Vec<usize>>,
+    pub samples: usize,
+    pub test: usize,
+    pub violating_share: f64,
+    pub lambda: f64,
+    pub max_change: f64,
+    pub margin: f64,
+    pub time_limit: Option<f64>,
+    pub gap: f64,
+    pub iterations: usize,
+    pub max_rounds: usize,
+    pub verify_timeout: Option<f64>,
+    pub max_new_samples: usize,
+    pub seed: u64,
+}
+
+impl Default for PatchSettings {
+    fn default() -> Self {
+        let o = PatchOptions::for_layer(0);
+        Self {
+            layer: None,
+            nodes: None,
+            samples: 150,
+            test: 2000,
+            violating_share: 0.75,
+            lambda: o.lambda,
+            max_change: o.max_change,
+            margin: o.margin,
+            time_limit: None,
+            gap: o.gap,
+            iterations: o.iterations,
+            max_rounds: 5,
+            verify_timeout: None,
+            max_new_samples: 200,
+            seed: 0,
+        }
+    }
+}
+
+impl PatchSettings {
+    /// The patch options for a network with `layers` layers.
+    pub fn patch_options(&self, layers: usize) -> PatchOptions {
+        PatchOptions {
+            layer: self.layer.unwrap_or(layers - 1),
+            nodes: self.nodes.clone(),
+            lambda: self.lambda,
+            max_change: self.max_change,
+            margin: self.margin,
+            time_limit: self.time_limit.map(Duration::from_secs_f64),
+            gap: self.gap,
+            iterations: self.iterations,
+        }
+    }
+}
+
+/// One constraint: optional input box (missing bounds are unbounded) and unsafe set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConstraintConfig {
+    pub name: String,
+    pub lower: Option<Vec<f64>>,
+    pub upper: Option<Vec<f64>>,
+    #[serde(rename = "unsafe")]
+    pub unsafe_set: Vec<Vec<String>>,
+}
+
+impl PatchConfig {
+    /// Reads and checks a patch config.
+    pub fn load(path: &Path) -> Result<Self, PatchConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| PatchConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let invalid = |message: String| PatchConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let deserializer = toml::Deserializer::parse(&text)
+            .map_err(|e| invalid(e.to_string().lines().next().unwrap_or("").to_string()))?;
+        let config: PatchConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let first = e.inner().to_string();
+            let first = first.lines().next().unwrap_or("").to_string();
+            invalid(format!("key `{}`: {first}", e.path()))
+        })?;
+        config.check().map_err(invalid)?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        let s = &self.patch;
+        if s.samples == 0 {
+            return Err("key `patch.samples`: expected a positive integer, got 0".into());
+        }
+        if !(0.0..=1.0).contains(&s.violating_share) {
+            return Err(format!(
+                "key `patch.violating_share`: expected a number in [0, 1], got {}",
+                s.violating_share
+            ));
+        }
+        if s.max_rounds == 0 {
+            return Err("key `patch.max_rounds`: expected a positive integer, got 0".into());
+        }
+        for (key, v) in [
+            ("time_limit", s.time_limit),
+            ("verify_timeout", s.verify_timeout),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(format!(
+                    "key `patch.{key}`: expected a positive number of seconds, got {v}"
+                ));
+            }
+        }
+        if self.constraints.is_empty() {
+            return Err("expected at least one [[constraint]]".into());
+        }
+        Ok(())
+    }
+
+    /// The constraints for a network with `inputs` inputs and `outputs` outputs.
+    pub fn constraints(&self, inputs: usize, outputs: usize) -> Result<Vec<Constraint>, String> {
+        self.constraints
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                c.resolve(inputs, outputs)
+                    .map_err(|e| format!("key `constraint[{i}]` ({}): {e}", c.name))
+            })
+            .collect()
+    }
+}
+
+impl ConstraintConfig {
+    fn resolve(&self, inputs: usize, outputs: usize) -> Result<Constraint, String> {
+        let bound = |key: &str, v: &Option<Vec<f64>>, fill: f64| match v {
+            None => Ok(vec![fill; inputs]),
+            Some(v) if v.len() == inputs => Ok(v.clone()),
+            Some(v) => Err(format!(
+                "`{key}` has {} numbers, expected {inputs} (one per network input)",
+                v.len()
+            )),
+        };
+        let lower = bound("lower", &self.lower, f64::NEG_INFINITY)?;
+        let upper = bound("upper", &self.upper, f64::INFINITY)?;
+        if let Some(i) = (0..inputs).find(|&i| lower[i] > upper[i] || lower[i].is_nan()) {
+            return Err(format!(
+                "`lower[{i}]` = {} is above `upper[{i}]` = {}",
+                lower[i], upper[i]
+            ));
+        }
+        if self.unsafe_set.is_empty() || self.unsafe_set.iter().any(Vec::is_empty) {
+            return Err("`unsafe` must list at least one non-empty conjunction".into());
+        }
+        let unsafe_set = self
+            .unsafe_set
+            .iter()
+            .map(|conj| {
+                conj.iter()
+                    .map(|t| parse_joint_inequality(t, inputs, outputs))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("`unsafe`: {e}"))?;
+        Ok(Constraint {
+            name: self.name.clone(),
+            condition: InputSet {
+                lower,
+                upper,
+                constraints: vec![],
+            },
+            unsafe_set,
+        })
+    }
+}

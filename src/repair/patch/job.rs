@@ -1,0 +1,194 @@
+//! The `saferl patch --net … --config … --data …` job: read, split, run the
+//! patch-and-verify loop, measure on held-out data, write the patched network and a
+//! report into an output directory (with the resolved config and per-round scalars).
+
+use super::config::{PatchConfig, PatchConfigError};
+use super::data::{DataError, read_samples, split};
+use super::metrics::{TestMetrics, test_metrics};
+use super::{LoopError, LoopOptions, Round, repair_loop};
+use crate::log::Metrics;
+use crate::nn::nnet::{NnetError, NnetFile, read_nnet, write_nnet};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The job's inputs; `Option`s override the config.
+#[derive(Debug, Clone)]
+pub struct JobInput {
+    pub net: PathBuf,
+    pub config: PathBuf,
+    pub data: PathBuf,
+    pub out: PathBuf,
+    pub layer: Option<usize>,
+    pub max_rounds: Option<usize>,
+    pub samples: Option<usize>,
+    pub seed: Option<u64>,
+}
+
+/// What `saferl patch` prints as JSON and writes to `report.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobReport {
+    pub network: PathBuf,
+    pub patched_network: PathBuf,
+    pub layer: usize,
+    pub repair_samples: usize,
+    pub runtime_s: f64,
+    pub status: String,
+    pub objective: f64,
+    pub lower_bound: f64,
+    pub gap: f64,
+    /// Largest weight change with respect to the original network.
+    pub delta: f64,
+    pub binaries: usize,
+    pub oa_iterations: usize,
+    /// Repair samples still violating Ψ on the patched network (re-evaluated).
+    pub repair_violations: usize,
+    /// Every constraint proved safe on its domain by exact reachability.
+    pub verified: bool,
+    /// Constraints the verifier cannot check, with the reason.
+    pub unverifiable: Vec<(String, String)>,
+    pub rounds: Vec<Round>,
+    pub test: TestMetrics,
+}
+
+/// Why the job failed.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Config(#[from] PatchConfigError),
+    #[error(transparent)]
+    Nnet(#[from] NnetError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error(transparent)]
+    Loop(#[from] LoopError),
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Runs the job; `on_round` sees each round as it ends.
+pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobReport, JobError> {
+    let started = Instant::now();
+    let mut config = PatchConfig::load(&input.config)?;
+    let settings = &mut config.patch;
+    if let Some(layer) = input.layer {
+        settings.layer = Some(layer);
+    }
+    if let Some(rounds) = input.max_rounds {
+        settings.max_rounds = rounds.max(1);
+    }
+    if let Some(samples) = input.samples {
+        settings.samples = samples.max(1);
+    }
+    if let Some(seed) = input.seed {
+        settings.seed = seed;
+    }
+    let file = read_nnet(&input.net)?;
+    let net = &file.net;
+    let constraints = config
+        .constraints(net.input_dim(), net.output_dim())
+        .map_err(|message| JobError::Invalid {
+            path: input.config.clone(),
+            message,
+        })?;
+    let settings = &config.patch;
+    let data = read_samples(&input.data, net.input_dim(), net.output_dim())?;
+    let sets = split(
+        net,
+        data,
+        &constraints,
+        settings.samples,
+        settings.test,
+        settings.violating_share,
+        settings.seed,
+    );
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| JobError::Io { path, source }
+    };
+    std::fs::create_dir_all(&input.out).map_err(io(&input.out))?;
+    let mut resolved = config.clone();
+    resolved.patch.layer = Some(settings.layer.unwrap_or(net.layers().len() - 1));
+    let toml_text = toml::to_string_pretty(&resolved).expect("a PatchConfig serializes");
+    let config_path = input.out.join("patch.toml");
+    crate::atomic::write(&config_path, toml_text.as_bytes()).map_err(io(&config_path))?;
+
+    let options = LoopOptions {
+        patch: settings.patch_options(net.layers().len()),
+        max_rounds: settings.max_rounds,
+        verify_timeout: settings.verify_timeout.map(Duration::from_secs_f64),
+        max_new_samples: settings.max_new_samples,
+    };
+    let mut metrics = Metrics::open(&input.out, None).map_err(io(&input.out))?;
+    let mut log_error = None;
+    let outcome = repair_loop(
+        net,
+        sets.repair.clone(),
+        &constraints,
+        &options,
+        &mut |round| {
+            let step = round.round as u64;
+            for (tag, value) in [
+                ("patch/objective", round.objective),
+                ("patch/gap", round.gap),
+                ("patch/delta", round.delta),
+                ("patch/samples", round.samples as f64),
+                ("patch/unsafe_regions", round.unsafe_regions as f64),
+                ("patch/seconds", round.patch_seconds),
+            ] {
+                if let Err(e) = metrics.scalar(tag, value, step) {
+                    log_error.get_or_insert(e);
+                }
+            }
+            on_round(round);
+        },
+    )?;
+    metrics.flush().map_err(io(&input.out))?;
+    if let Some(e) = log_error {
+        return Err(io(&input.out)(e));
+    }
+    let test_inputs: Vec<Vec<f64>> = sets.test.iter().map(|s| s.input.clone()).collect();
+    let test = test_metrics(net, &outcome.net, &test_inputs, &constraints);
+    let patched_path = input.out.join("patched.nnet");
+    write_nnet(
+        &patched_path,
+        &NnetFile {
+            net: outcome.net.clone(),
+            normalization: file.normalization.clone(),
+            comments: vec![format!(
+                "{} patched by saferl (NNRepLayer, layer {})",
+                input.net.display(),
+                options.patch.layer
+            )],
+        },
+    )?;
+    let last = &outcome.last;
+    let report = JobReport {
+        network: input.net.clone(),
+        patched_network: patched_path,
+        layer: options.patch.layer,
+        repair_samples: outcome.samples.len(),
+        runtime_s: started.elapsed().as_secs_f64(),
+        status: last.status.to_string(),
+        objective: last.objective,
+        lower_bound: last.lower_bound,
+        gap: last.gap,
+        delta: outcome.rounds.last().map_or(last.delta, |r| r.delta),
+        binaries: last.binaries,
+        oa_iterations: last.iterations,
+        repair_violations: last.violations.len(),
+        verified: outcome.verified,
+        unverifiable: outcome.unverifiable.clone(),
+        rounds: outcome.rounds.clone(),
+        test,
+    };
+    let report_path = input.out.join("report.json");
+    let json = serde_json::to_string_pretty(&report).expect("a report serializes");
+    crate::atomic::write(&report_path, json.as_bytes()).map_err(io(&report_path))?;
+    Ok(report)
+}

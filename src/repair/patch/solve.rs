@@ -1,0 +1,323 @@
+//! Outer approximation of the MIQP with HiGHS (which refuses MIQPs outright).
+//!
+//! Each squared error `(y − t)²` gets an epigraph variable `s` and tangent cuts
+//! `s ≥ e² + 2e·(y − ŷ)` (`e = ŷ − t`), which underestimate the convex square, so the
+//! MILP is a relaxation: its dual bound is a valid lower bound on the MIQP optimum. After
+//! each MILP solve the binaries are fixed and the convex QP with the true objective is
+//! solved: any such solution is feasible, so the best one is an upper bound. Cuts at the
+//! MILP's outputs are added and the MILP re-solved until the gap closes, no cut is
+//! violated, the iteration budget ends or the time limit is reached. The reported
+//! objective is recomputed on the patched network itself, never taken from the solver.
+
+use super::encode::{Binaries, Encoding, Spec};
+use super::{PatchError, PatchStatus};
+use crate::nn::ReluNet;
+use highs::{HessianFormat, HighsModelStatus, HighsSolutionStatus, Model, Sense};
+use std::time::{Duration, Instant};
+
+/// Solver settings.
+pub struct SolveOptions {
+    pub time_limit: Option<Duration>,
+    /// Stop when (upper − lower) / upper is at most this.
+    pub gap: f64,
+    /// Most MILP solves.
+    pub iterations: usize,
+}
+
+/// The best patch found and how good it is known to be.
+pub struct Solved {
+    pub net: ReluNet,
+    pub status: PatchStatus,
+    /// Objective of `net` (recomputed with `ReluNet::forward`).
+    pub objective: f64,
+    /// Proven lower bound on the optimum.
+    pub lower_bound: f64,
+    pub iterations: usize,
+    pub binaries: usize,
+}
+
+/// Solves the patch problem by outer approximation.
+pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> {
+    let started = Instant::now();
+    let remaining = || {
+        options
+            .time_limit
+            .map(|t| t.saturating_sub(started.elapsed()))
+    };
+    let encoding = Encoding::build(spec, Binaries::Free)?;
+    let mut problem = encoding.problem.clone();
+    for (n, sample) in spec.samples.iter().enumerate() {
+        let original = spec.net.forward(&sample.input);
+        for (j, (&t, &y)) in sample.target.iter().zip(&original).enumerate() {
+            let bound = encoding.output_bounds[n][j];
+            let mut points = vec![t, y.clamp(bound.lo, bound.hi)];
+            points.extend([bound.lo, bound.hi].iter().filter(|v| v.is_finite()));
+            for at in points {
+                let (lower, terms) = tangent(&encoding, n, j, at, t);
+                problem.add_row(lower.., terms);
+            }
+        }
+    }
+    let mut model = problem.optimise(Sense::Minimise);
+    let mut best: Option<(ReluNet, (usize, f64))> = None;
+    let mut lower_bound = f64::NEG_INFINITY;
+    let mut iterations = 0;
+    let mut timed_out = false;
+    let mut proven = false;
+    while iterations < options.iterations {
+        let Some(time) = remaining_seconds(remaining()) else {
+            timed_out = true;
+            break;
+        };
+        configure(&mut model, time, Some(options.gap * 0.5));
+        let solved = model
+            .try_solve()
+            .map_err(|e| PatchError::Solver(format!("MILP: {e:?}")))?;
+        iterations += 1;
+        match solved.status() {
+            HighsModelStatus::Infeasible | HighsModelStatus::UnboundedOrInfeasible => {
+                // Every column is bounded (the epigraph ones below, with positive cost),
+                // so "unbounded or infeasible" can only be infeasible.
+                return Err(PatchError::Infeasible(
+                    "no weight change within the allowed maximum satisfies the constraints on every sample".into(),
+                ));
+            }
+            HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit => {}
+            other => {
+                return Err(PatchError::Solver(format!(
+                    "MILP ended with status {other:?}"
+                )));
+            }
+        }
+        // A MILP's dual bound; without binaries the model is an LP whose optimum is the bound.
+        let bound = if encoding.binaries.is_empty() {
+            (solved.status() == HighsModelStatus::Optimal).then(|| solved.objective_value())
+        } else {
+            solved.double_info_value(c"mip_dual_bound").ok()
+        };
+        if let Some(bound) = bound.filter(|b| b.is_finite()) {
+            lower_bound = lower_bound.max(bound);
+        }
+        timed_out = solved.status() == HighsModelStatus::ReachedTimeLimit;
+        if solved.primal_solution_status() != HighsSolutionStatus::Feasible {
+            break;
+        }
+        let columns = solved.get_solution().columns().to_vec();
+        let fixed: Vec<f64> = encoding
+            .binaries
+            .iter()
+            .map(|c| columns[c.index()])
+            .collect();
+        let candidate = match solve_fixed_qp(spec, &fixed, remaining())? {
+            Some(net) => net,
+            None => patched_net(spec, &encoding, &columns),
+        };
+        // Rank candidates by violated repair samples first (re-evaluated on the network;
+        // solver tolerances could leave some), then by objective.
+        let score = (
+            super::violations(&candidate, spec.samples, spec.constraints).len(),
+            honest_objective(spec, &candidate),
+        );
+        if best.as_ref().is_none_or(|(_, b)| score < *b) {
+            best = Some((candidate, score));
+        }
+        let upper = best.as_ref().map_or(f64::INFINITY, |b| b.1.1);
+        if relative_gap(upper, lower_bound) <= options.gap || timed_out {
+            break;
+        }
+        let cuts = violated_cuts(spec, &encoding, &columns);
+        if cuts.is_empty() {
+            // The MILP optimum's epigraph values are exact: it solves the MIQP.
+            proven = solved.status() == HighsModelStatus::Optimal;
+            break;
+        }
+        model = Model::from(solved);
+        for (lower, terms) in cuts {
+            model
+                .try_add_row(lower.., terms)
+                .map_err(|e| PatchError::Solver(format!("adding a cut: {e:?}")))?;
+        }
+        // Warm start: this solution, with each epigraph value raised to its square, is
+        // feasible for the cut model. Only a hint, so a refusal is ignored.
+        let warm = feasible_after_cuts(spec, &encoding, columns);
+        let _ = model.try_set_solution(Some(&warm), None, None, None);
+    }
+    let Some((net, (_, objective))) = best else {
+        return Err(PatchError::NoSolution {
+            seconds: started.elapsed().as_secs_f64(),
+        });
+    };
+    let gap = relative_gap(objective, lower_bound);
+    let status = if gap <= options.gap || proven {
+        PatchStatus::Optimal
+    } else if timed_out {
+        PatchStatus::TimeLimit
+    } else {
+        PatchStatus::FeasibleWithGap
+    };
+    Ok(Solved {
+        net,
+        status,
+        objective,
+        lower_bound: lower_bound.min(objective),
+        iterations,
+        binaries: encoding.binaries.len(),
+    })
+}
+
+/// `(upper − lower) / |upper|`, 0 when both are 0.
+pub fn relative_gap(upper: f64, lower: f64) -> f64 {
+    if upper <= lower {
+        return 0.0;
+    }
+    (upper - lower) / upper.abs().max(1e-9)
+}
+
+fn remaining_seconds(remaining: Option<Duration>) -> Option<f64> {
+    match remaining {
+        None => Some(f64::INFINITY),
+        Some(d) if d.is_zero() => None,
+        Some(d) => Some(d.as_secs_f64()),
+    }
+}
+
+fn configure(model: &mut Model, seconds: f64, gap: Option<f64>) {
+    model.make_quiet();
+    model.set_option("threads", 1);
+    if seconds.is_finite() {
+        model.set_option("time_limit", seconds);
+    }
+    if let Some(gap) = gap {
+        model.set_option("mip_rel_gap", gap);
+    }
+}
+
+/// The cut `s_nj ≥ e² + 2e·(y_nj − at)` with `e = at − t`, as `s − 2e·y ≥ −e² − 2e·t`.
+fn tangent(
+    encoding: &Encoding,
+    n: usize,
+    j: usize,
+    at: f64,
+    t: f64,
+) -> (f64, Vec<(highs::Col, f64)>) {
+    let e = at - t;
+    (
+        -e * e - 2.0 * e * t,
+        vec![
+            (encoding.errors[n][j], 1.0),
+            (encoding.outputs[n][j], -2.0 * e),
+        ],
+    )
+}
+
+/// Tangent cuts at the MILP's outputs wherever its epigraph value underestimates the
+/// square by more than a small tolerance.
+fn violated_cuts(
+    spec: &Spec,
+    encoding: &Encoding,
+    columns: &[f64],
+) -> Vec<(f64, Vec<(highs::Col, f64)>)> {
+    let mut cuts = Vec::new();
+    for (n, sample) in spec.samples.iter().enumerate() {
+        for (j, &t) in sample.target.iter().enumerate() {
+            let y = columns[encoding.outputs[n][j].index()];
+            let s = columns[encoding.errors[n][j].index()];
+            let square = (y - t) * (y - t);
+            if square - s > 1e-6 * (1.0 + square) {
+                cuts.push(tangent(encoding, n, j, y, t));
+            }
+        }
+    }
+    cuts
+}
+
+/// `columns` with every epigraph variable raised to its exact square.
+fn feasible_after_cuts(spec: &Spec, encoding: &Encoding, mut columns: Vec<f64>) -> Vec<f64> {
+    for (n, sample) in spec.samples.iter().enumerate() {
+        for (j, &t) in sample.target.iter().enumerate() {
+            let y = columns[encoding.outputs[n][j].index()];
+            let s = &mut columns[encoding.errors[n][j].index()];
+            *s = s.max((y - t) * (y - t));
+        }
+    }
+    columns
+}
+
+/// Solves the convex QP with the binaries fixed; `None` if HiGHS finds no optimum.
+fn solve_fixed_qp(
+    spec: &Spec,
+    binaries: &[f64],
+    remaining: Option<Duration>,
+) -> Result<Option<ReluNet>, PatchError> {
+    let Some(seconds) = remaining_seconds(remaining) else {
+        return Ok(None);
+    };
+    let encoding = Encoding::build(spec, Binaries::Fixed(binaries))?;
+    let columns = encoding.problem.num_cols();
+    let mut is_output = vec![false; columns];
+    for c in encoding.outputs.iter().flatten() {
+        is_output[c.index()] = true;
+    }
+    let mut model = encoding.problem.clone().optimise(Sense::Minimise);
+    configure(&mut model, seconds, None);
+    // Σ (y − t)² = Σ y² − 2t·y + const: Hessian 2 on every output column.
+    let hessian = is_output
+        .iter()
+        .enumerate()
+        .map(|(c, &out)| if out { vec![(c, 2.0)] } else { vec![] });
+    model
+        .try_pass_hessian(HessianFormat::Triangular, hessian)
+        .map_err(|e| PatchError::Solver(format!("QP Hessian: {e}")))?;
+    // A failed QP only loses this upper-bound candidate: the caller falls back on the
+    // MILP's own weights.
+    let Ok(solved) = model.try_solve() else {
+        return Ok(None);
+    };
+    if solved.status() != HighsModelStatus::Optimal {
+        return Ok(None);
+    }
+    let solution = solved.get_solution();
+    Ok(Some(patched_net(spec, &encoding, solution.columns())))
+}
+
+/// The network with the repaired layer's free rows read from a solution.
+fn patched_net(spec: &Spec, encoding: &Encoding, columns: &[f64]) -> ReluNet {
+    let mut layers = spec.net.clone().into_layers();
+    let layer = &mut layers[spec.layer];
+    for (j, row) in encoding.rows.iter().enumerate() {
+        if let Some((weights, bias)) = row {
+            for (i, c) in weights.iter().enumerate() {
+                layer.weights[(j, i)] = columns[c.index()];
+            }
+            layer.bias[j] = columns[bias.index()];
+        }
+    }
+    ReluNet::new(layers).expect("patching keeps the shapes")
+}
+
+/// Σ ‖net(x) − t‖² + λ·δ on the real network.
+pub fn honest_objective(spec: &Spec, net: &ReluNet) -> f64 {
+    let squares: f64 = spec
+        .samples
+        .iter()
+        .map(|s| {
+            net.forward(&s.input)
+                .iter()
+                .zip(&s.target)
+                .map(|(y, t)| (y - t) * (y - t))
+                .sum::<f64>()
+        })
+        .sum();
+    squares + spec.lambda * weight_change(spec.net, net, spec.layer)
+}
+
+/// Largest absolute change of any weight or bias of `layer`.
+pub fn weight_change(original: &ReluNet, patched: &ReluNet, layer: usize) -> f64 {
+    let (a, b) = (&original.layers()[layer], &patched.layers()[layer]);
+    a.weights
+        .iter()
+        .zip(b.weights.iter())
+        .chain(a.bias.iter().zip(b.bias.iter()))
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f64::max)
+}

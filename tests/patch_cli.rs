@@ -1,0 +1,130 @@
+//! `saferl patch` end to end: a small network, a CSV of samples and a constraint with a
+//! bounded domain are patched and verified, and bad input fails with one line.
+
+mod common;
+
+use nalgebra::{DMatrix, DVector};
+use saferl::nn::nnet::{NnetFile, Normalization, read_nnet, write_nnet};
+use saferl::nn::{Layer, ReluNet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+fn tiny_net() -> ReluNet {
+    ReluNet::new(vec![
+        Layer {
+            weights: DMatrix::from_row_slice(3, 2, &[1.0, 0.5, -0.7, 1.0, 0.3, -0.8]),
+            bias: DVector::from_column_slice(&[0.1, 0.0, -0.2]),
+        },
+        Layer {
+            weights: DMatrix::from_row_slice(1, 3, &[1.0, 0.8, -0.6]),
+            bias: DVector::from_column_slice(&[0.05]),
+        },
+    ])
+    .unwrap()
+}
+
+/// Writes the network, a grid of samples over [-1, 1]² (targets: the network's outputs)
+/// and a config capping y0 over the whole box.
+fn write_inputs(dir: &Path, net: &ReluNet, cap: f64) {
+    write_nnet(
+        &dir.join("net.nnet"),
+        &NnetFile {
+            net: net.clone(),
+            normalization: Normalization::identity(2),
+            comments: vec![],
+        },
+    )
+    .unwrap();
+    let mut csv = String::from("x0,x1,y0\n");
+    for i in 0..21 {
+        for k in 0..21 {
+            let x = [-1.0 + 0.1 * i as f64, -1.0 + 0.1 * k as f64];
+            writeln!(csv, "{},{},{}", x[0], x[1], net.forward(&x)[0]).unwrap();
+        }
+    }
+    std::fs::write(dir.join("data.csv"), csv).unwrap();
+    let config = format!(
+        "[patch]\nsamples = 40\ntest = 200\nmax_rounds = 8\n\n[[constraint]]\nname = \"cap\"\nlower = [-1.0, -1.0]\nupper = [1.0, 1.0]\nunsafe = [[\"y0 >= {cap}\"]]\n"
+    );
+    std::fs::write(dir.join("patch.toml"), config).unwrap();
+}
+
+#[test]
+fn patch_repairs_verifies_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = tiny_net();
+    write_inputs(dir.path(), &net, 1.0);
+    let out = dir.path().join("out");
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let output = common::saferl()
+        .args([
+            "patch",
+            "--net",
+            &p("net.nnet"),
+            "--config",
+            &p("patch.toml"),
+        ])
+        .args([
+            "--data",
+            &p("data.csv"),
+            "--out",
+            out.to_str().unwrap(),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["repair_violations"], 0);
+    let test = &report["test"];
+    assert!(
+        test["originally_violating"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert_eq!(
+        test["efficacy"], 1.0,
+        "proved safe on the box: every test point is repaired"
+    );
+    assert_eq!(test["introduced"], 0);
+    let patched = read_nnet(&out.join("patched.nnet")).unwrap().net;
+    for i in 0..41 {
+        for k in 0..41 {
+            let x = [-1.0 + 0.05 * i as f64, -1.0 + 0.05 * k as f64];
+            assert!(patched.forward(&x)[0] < 1.0, "{x:?}");
+        }
+    }
+    assert!(out.join("report.json").exists() && out.join("patch.toml").exists());
+    assert!(out.join("scalars.csv").exists());
+}
+
+#[test]
+fn bad_data_fails_with_one_line_naming_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &tiny_net(), 1.0);
+    std::fs::write(
+        dir.path().join("data.csv"),
+        "x0,x1,y0\n0.1,0.2,0.3\n0.1,oops,0.3\n",
+    )
+    .unwrap();
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let output = common::saferl()
+        .args([
+            "patch",
+            "--net",
+            &p("net.nnet"),
+            "--config",
+            &p("patch.toml"),
+        ])
+        .args(["--data", &p("data.csv"), "--out", &p("out")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("data.csv line 3") && stderr.contains("'oops'"),
+        "{stderr}"
+    );
+}
