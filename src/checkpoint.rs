@@ -46,6 +46,10 @@ pub enum CheckpointError {
     },
     #[error("checkpoint {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error(
+        "checkpoint {path} has format version {found}, this saferl reads version {VERSION}: it was written by another saferl release (its best-actor.nnet still works with `--net`)"
+    )]
+    Version { path: PathBuf, found: u32 },
 }
 
 /// The checkpoint file of a run directory.
@@ -74,6 +78,12 @@ impl Checkpoint {
             path: path.to_path_buf(),
             source,
         })?;
+        if let Some(found) = version_of(&bytes).filter(|&v| v != VERSION) {
+            return Err(CheckpointError::Version {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
         Self::decode(&bytes).map_err(|reason| CheckpointError::Corrupt {
             path: path.to_path_buf(),
             reason,
@@ -91,12 +101,6 @@ impl Checkpoint {
             return Err("not a saferl checkpoint (bad magic bytes)".to_string());
         }
         let word = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"));
-        let version = word(8);
-        if version != VERSION {
-            return Err(format!(
-                "format version {version}, this saferl reads {VERSION}"
-            ));
-        }
         let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
         let payload = &bytes[HEADER_LEN..];
         if payload.len() as u64 != len {
@@ -109,5 +113,34 @@ impl Checkpoint {
             return Err("checksum mismatch".to_string());
         }
         bincode::deserialize(payload).map_err(|e| format!("cannot decode payload: {e}"))
+    }
+}
+
+/// The format version of a file that starts like a checkpoint, if it does.
+fn version_of(bytes: &[u8]) -> Option<u32> {
+    let header = bytes.get(..12).filter(|h| &h[..8] == MAGIC)?;
+    Some(u32::from_le_bytes(
+        header[8..12].try_into().expect("4 bytes"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_format_version_is_named_not_called_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.bin");
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&2u32.to_le_bytes());
+        bytes.extend_from_slice(&[0; 12]);
+        std::fs::write(&path, bytes).unwrap();
+        let error = Checkpoint::load(&path).err().unwrap();
+        assert!(matches!(error, CheckpointError::Version { found: 2, .. }));
+        assert!(error.to_string().contains("format version 2"), "{error}");
+        std::fs::write(&path, b"SAFERLC").unwrap();
+        let error = Checkpoint::load(&path).err().unwrap();
+        assert!(matches!(error, CheckpointError::Corrupt { .. }), "{error}");
     }
 }
