@@ -161,7 +161,8 @@ impl Trainer {
                 progress.set_message(format!("eval return {:.1}", report.return_mean));
             }
             let r = &self.run.config.repair;
-            if r.enabled && (episode.is_multiple_of(r.every_episodes as u64) || episode == total) {
+            let due = episode.is_multiple_of(r.every_episodes as u64) || episode == total;
+            if r.enabled && due && episode >= r.start_episode as u64 {
                 self.repair_round(progress)?;
             }
             if episode.is_multiple_of(self.run.config.train.checkpoint_every as u64)

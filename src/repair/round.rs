@@ -279,11 +279,10 @@ impl Repairer<'_> {
             let final_return = self.evaluate(&agent.policy()).return_mean;
             return Ok(self.finish(state, Outcome::Unrepaired, &check, final_return));
         }
-        let selections = check
-            .properties
-            .iter()
-            .zip(self.properties)
-            .map(|(c, p)| select_vertices(&c.regions, &p.input, config.max_points));
+        let selections =
+            check.properties.iter().zip(self.properties).map(|(c, p)| {
+                select_vertices(&c.regions, &p.input, config.max_points, round.passes)
+            });
         let starts = start_states(selections, rng);
         check.forget_regions();
         let mut learner =
