@@ -108,20 +108,9 @@ pub fn pre_activation_bounds(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::Layer;
+    use crate::nn::{Layer, random_net};
     use nalgebra::{DMatrix, DVector};
     use rand::{Rng, SeedableRng};
-
-    fn random_net(rng: &mut impl Rng, sizes: &[usize]) -> ReluNet {
-        let layers = sizes
-            .windows(2)
-            .map(|w| Layer {
-                weights: DMatrix::from_fn(w[1], w[0], |_, _| rng.random_range(-1.0..1.0)),
-                bias: DVector::from_fn(w[1], |_, _| rng.random_range(-0.5..0.5)),
-            })
-            .collect();
-        ReluNet::new(layers).unwrap()
-    }
 
     /// The activations entering `layer`.
     fn layer_input(net: &ReluNet, layer: usize, x: &[f64]) -> Vec<f64> {

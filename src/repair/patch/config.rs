@@ -25,22 +25,11 @@
 
 use super::constraint::parse_joint_inequality;
 use super::{Constraint, PatchOptions};
+use crate::config::{ConfigError, deserialize_toml};
 use crate::spec::InputSet;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-/// Why a patch config could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum PatchConfigError {
-    #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-}
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,23 +114,16 @@ pub struct ConstraintConfig {
 
 impl PatchConfig {
     /// Reads and checks a patch config.
-    pub fn load(path: &Path) -> Result<Self, PatchConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PatchConfigError::Io {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
         })?;
-        let invalid = |message: String| PatchConfigError::Invalid {
+        let config: PatchConfig = deserialize_toml(&text, path)?;
+        config.check().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
-        };
-        let deserializer = toml::Deserializer::parse(&text)
-            .map_err(|e| invalid(e.to_string().lines().next().unwrap_or("").to_string()))?;
-        let config: PatchConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let first = e.inner().to_string();
-            let first = first.lines().next().unwrap_or("").to_string();
-            invalid(format!("key `{}`: {first}", e.path()))
         })?;
-        config.check().map_err(invalid)?;
         Ok(config)
     }
 

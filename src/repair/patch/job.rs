@@ -2,10 +2,11 @@
 //! patch-and-verify loop, measure on held-out data, write the patched network and a
 //! report into an output directory (with the resolved config and per-round scalars).
 
-use super::config::{PatchConfig, PatchConfigError};
+use super::config::PatchConfig;
 use super::data::{DataError, read_samples, split};
 use super::metrics::{TestMetrics, test_metrics};
 use super::{LoopError, LoopOptions, Round, repair_loop};
+use crate::config::ConfigError;
 use crate::log::Metrics;
 use crate::nn::nnet::{NnetError, NnetFile, read_nnet, write_nnet};
 use serde::Serialize;
@@ -55,7 +56,7 @@ pub struct JobReport {
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     #[error(transparent)]
-    Config(#[from] PatchConfigError),
+    Config(#[from] ConfigError),
     #[error(transparent)]
     Nnet(#[from] NnetError),
     #[error(transparent)]
