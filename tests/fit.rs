@@ -6,6 +6,17 @@ mod common;
 use common::{repo_path, saferl};
 use saferl::fit::{Dataset, FitConfig, mae};
 use saferl::nn::nnet::read_nnet;
+use saferl::repair::patch::data::read_samples;
+
+/// A CSV written by `fit`, read as `saferl patch --data` reads it.
+fn read_dataset(path: &std::path::Path, inputs: usize) -> Dataset {
+    let samples = read_samples(path, inputs, 1).unwrap();
+    Dataset::new(
+        samples.iter().map(|s| s.input.clone()).collect(),
+        samples.iter().map(|s| s.target.clone()).collect(),
+    )
+    .unwrap()
+}
 
 #[test]
 fn fitted_prosthesis_policy_imitates_the_ankle_and_its_files_agree() {
@@ -22,8 +33,8 @@ fn fitted_prosthesis_policy_imitates_the_ankle_and_its_files_agree() {
 
     let net = read_nnet(&out.join("model.nnet")).unwrap().net;
     assert_eq!(net.input_dim(), 40);
-    let train = Dataset::read_csv(&out.join("train.csv")).unwrap();
-    let test = Dataset::read_csv(&out.join("test.csv")).unwrap();
+    let train = read_dataset(&out.join("train.csv"), 40);
+    let test = read_dataset(&out.join("test.csv"), 40);
     assert_eq!((train.len(), test.len()), (18_200, 2_154));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
