@@ -149,17 +149,7 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
     let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
     let open = saved.repair.round.clone().expect("killed inside a round");
     let target = saved.counters.episodes + 2;
-    let output = common::saferl()
-        .args(["train", "--quiet", "--resume"])
-        .arg(&run_dir)
-        .args(["--episodes", &target.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "resume failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::resume_to(&run_dir, target);
     let resumed = Checkpoint::load(&checkpoint).unwrap();
     assert_eq!(resumed.counters.episodes, target);
     assert!(resumed.repair.round.is_none(), "every round finished");

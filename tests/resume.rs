@@ -100,17 +100,7 @@ fn kill_minus_nine_then_resume_continues_from_an_intact_checkpoint() {
 
     let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
     let target = saved.counters.episodes + 2;
-    let output = common::saferl()
-        .args(["train", "--quiet", "--resume"])
-        .arg(&run_dir)
-        .args(["--episodes", &target.to_string()])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "resume failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    common::resume_to(&run_dir, target);
     let resumed = Checkpoint::load(&checkpoint).unwrap();
     assert_eq!(resumed.counters.episodes, target);
     assert!(resumed.counters.env_steps > saved.counters.env_steps);

@@ -39,3 +39,18 @@ pub fn write_config(dir: &Path, name: &str, config: &Config) -> PathBuf {
 pub fn saferl() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_saferl"))
 }
+
+/// `saferl train --resume run_dir --episodes target`, asserting it succeeded.
+pub fn resume_to(run_dir: &Path, target: u64) {
+    let output = saferl()
+        .args(["train", "--quiet", "--resume"])
+        .arg(run_dir)
+        .args(["--episodes", &target.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "resume failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
