@@ -60,7 +60,8 @@ pub fn fit(
     let batch_size = config.fit.batch_size.min(train.len());
     progress.set_length(config.fit.epochs as u64);
 
-    let mut net = fold(&model.to_relu_net(), &inp, &out);
+    // The folded network and its errors after the latest epoch.
+    let mut fitted = None;
     for epoch in 1..=config.fit.epochs {
         order.shuffle(&mut rng);
         let mut squared = 0.0;
@@ -72,7 +73,7 @@ pub fn fit(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(config.fit.learning_rate, model, grads);
         }
-        net = fold(&model.to_relu_net(), &inp, &out);
+        let net = fold(&model.to_relu_net(), &inp, &out);
         let (train_mae, test_mae) = (mae(&net, train), mae(&net, test));
         let step = epoch as u64;
         metrics.scalar("fit/train_mse", squared / train.len() as f64, step)?;
@@ -80,14 +81,21 @@ pub fn fit(
         metrics.scalar("fit/test_mae", test_mae, step)?;
         progress.set_message(format!("train MAE {train_mae:.3}, test MAE {test_mae:.3}"));
         progress.inc(1);
+        fitted = Some((net, train_mae, test_mae));
     }
     metrics.flush()?;
+    let (net, train_mae, test_mae) = fitted.unwrap_or_else(|| {
+        // No epoch (a config built in code with 0 epochs): the untrained network.
+        let net = fold(&model.to_relu_net(), &inp, &out);
+        let errors = (mae(&net, train), mae(&net, test));
+        (net, errors.0, errors.1)
+    });
     let report = FitReport {
         epochs: config.fit.epochs,
         train_samples: train.len(),
         test_samples: test.len(),
-        train_mae: mae(&net, train),
-        test_mae: mae(&net, test),
+        train_mae,
+        test_mae,
         test_mae_of_mean: mean_predictor_mae(&out.mean, test),
         wall_time_s: started.elapsed().as_secs_f64(),
     };
