@@ -174,7 +174,8 @@ pub struct ReachResult {
     /// A violation confirmed with [`ReluNet::forward`] (present iff the verdict is `Unsafe`).
     pub counterexample: Option<Counterexample>,
     /// Unsafe regions found: all of them in [`Mode::AllRegions`] (unless timed out), those
-    /// met before stopping in [`Mode::FirstCounterexample`].
+    /// met before stopping in [`Mode::FirstCounterexample`]; sorted by their vertices, so
+    /// the order does not depend on how the parallel search met them.
     pub regions: Vec<UnsafeRegion>,
     /// Effort and memory.
     pub stats: Stats,

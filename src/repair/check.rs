@@ -88,8 +88,9 @@ impl SafetyCheck {
 /// Runs exact reachability ([`Mode::AllRegions`]) of `policy`'s pre-tanh network on each
 /// property, whose action bounds are mapped exactly through the output transform.
 ///
-/// Regions come back sorted by their vertices, so what repair does with them does not
-/// depend on the order in which the parallel search met them.
+/// Regions come back sorted by their vertices ([`reach::verify`] sorts them), so what
+/// repair does with them does not depend on the order in which the parallel search met
+/// them.
 pub fn check(
     policy: &Policy,
     properties: &[Property],
@@ -109,16 +110,11 @@ pub fn check(
             timeout: Some(timeout),
             ..Options::default()
         };
-        let mut result =
+        let result =
             reach::verify(&policy.net, &mapped, &options).map_err(|source| CheckError::Reach {
                 property: property.name.clone(),
                 source,
             })?;
-        result.regions.sort_by(|a, b| {
-            a.vertices
-                .partial_cmp(&b.vertices)
-                .expect("finite vertices")
-        });
         let volume_fraction = if result.regions.is_empty() {
             0.0
         } else {
