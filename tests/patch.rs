@@ -9,7 +9,8 @@ use saferl::reach::{self, Verdict};
 use saferl::repair::patch::bounds::pre_activation_bounds;
 use saferl::repair::patch::constraint::parse_joint_inequality;
 use saferl::repair::patch::{
-    Constraint, LoopOptions, PatchError, PatchOptions, PatchStatus, Sample, patch, repair_loop,
+    Constraint, LoopOptions, PatchError, PatchOptions, PatchStatus, Sample, Verifier, patch,
+    repair_loop,
 };
 use saferl::spec::InputSet;
 
@@ -86,6 +87,7 @@ fn last_layer_patch_finds_the_hand_computed_optimum() {
     let psi = constraint("cap", 1, 1, None, &[&["y0 >= 2.5"]]);
     let mut options = PatchOptions::for_layer(1);
     options.lambda = 0.0;
+    options.margin = 1e-6; // the hand-computed optimum sits (almost) on the boundary
     let result = patch(&net, &samples, &[psi], &options).unwrap();
     let patched = &result.net.layers()[1];
     assert!((patched.weights[(0, 0)] - 0.7).abs() < 1e-4, "{patched:?}");
@@ -126,6 +128,7 @@ fn hidden_layer_patch_is_at_least_as_good_as_every_feasible_grid_point() {
     options.lambda = 0.1;
     options.max_change = 1.0;
     options.gap = 1e-4;
+    options.margin = 1e-6; // the grid's best points may sit (almost) on the boundary
     let result = patch(&net, &samples, std::slice::from_ref(&psi), &options).unwrap();
     assert!(result.violations.is_empty());
     let objective = |w: f64, b: f64| -> Option<f64> {
@@ -327,6 +330,7 @@ fn the_verifier_loop_ends_proved_safe() {
         max_rounds: 10,
         verify_timeout: None,
         max_new_samples: 200,
+        verifier: Verifier::Reach,
     };
     let mut seen = Vec::new();
     let result = repair_loop(&net, samples, &[psi], &options, &mut |r| seen.push(r.round)).unwrap();

@@ -13,7 +13,8 @@
 //! Every interval is widened by a relative 1e-9 so floating-point rounding cannot make
 //! it too tight.
 
-use crate::nn::ReluNet;
+use crate::nn::{Layer, ReluNet};
+use nalgebra::{DMatrix, DVector};
 
 /// A closed interval `[lo, hi]`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -89,27 +90,147 @@ pub fn pre_activation_bounds(
             .iter()
             .map(Interval::relu)
             .collect();
-        let bounds = (0..next.outputs())
-            .map(|j| {
-                let (mut lo, mut hi) = (next.bias[j], next.bias[j]);
-                for (w, x) in next.weights.row(j).iter().zip(&inputs) {
-                    let (a, b) = (w * x.lo, w * x.hi);
-                    lo += a.min(b);
-                    hi += a.max(b);
+        all.push(affine_bounds(next, &inputs));
+    }
+    all
+}
+
+/// The pre-activation intervals of every layer of `net` (the last entry bounds the
+/// output) for inputs in the box `[lower, upper]`: the big-M bounds of the MILP verifier.
+///
+/// Plain interval arithmetic forgets that neurons share inputs and is hopelessly loose
+/// after a few layers of a 40-input network (every ReLU then needs a binary). So each
+/// layer also carries a lower and an upper *linear function of the input* (symbolic
+/// intervals: an unstable ReLU's upper relaxation `u·(z − l)/(u − l)`, its lower `z` or
+/// `0`, whichever loses less), concretized over the box; the result is the intersection
+/// of both, widened against rounding.
+pub fn box_bounds(net: &ReluNet, lower: &[f64], upper: &[f64]) -> Vec<Vec<Interval>> {
+    let box_ = InputBox {
+        lower: DVector::from_column_slice(lower),
+        upper: DVector::from_column_slice(upper),
+    };
+    // The current layer's inputs, bounded below and above by linear functions of x.
+    let dim = lower.len();
+    let mut low = Linear {
+        weights: DMatrix::identity(dim, dim),
+        constant: DVector::zeros(dim),
+    };
+    let mut high = low.clone();
+    let mut inputs: Vec<Interval> = lower
+        .iter()
+        .zip(upper)
+        .map(|(&lo, &hi)| Interval { lo, hi })
+        .collect();
+    let mut all: Vec<Vec<Interval>> = Vec::new();
+    let layers = net.layers();
+    for (depth, layer) in layers.iter().enumerate() {
+        let positive = layer.weights.map(|w| w.max(0.0));
+        let negative = layer.weights.map(|w| w.min(0.0));
+        let z_low = Linear {
+            weights: &positive * &low.weights + &negative * &high.weights,
+            constant: &positive * &low.constant + &negative * &high.constant + &layer.bias,
+        };
+        let z_high = Linear {
+            weights: &positive * &high.weights + &negative * &low.weights,
+            constant: &positive * &high.constant + &negative * &low.constant + &layer.bias,
+        };
+        let bounds: Vec<Interval> = affine_bounds(layer, &inputs)
+            .into_iter()
+            .enumerate()
+            .map(|(j, plain)| {
+                Interval {
+                    lo: plain.lo.max(box_.min(&z_low, j)),
+                    hi: plain.hi.min(box_.max(&z_high, j)),
                 }
-                Interval { lo, hi }.widened()
+                .widened()
             })
             .collect();
+        if depth + 1 < layers.len() {
+            (low, high) = relu_relaxation(z_low, z_high, &bounds);
+            inputs = bounds.iter().map(Interval::relu).collect();
+        }
         all.push(bounds);
     }
     all
 }
 
+/// `weights · x + constant`, one row per neuron.
+#[derive(Clone)]
+struct Linear {
+    weights: DMatrix<f64>,
+    constant: DVector<f64>,
+}
+
+/// The input box, to concretize linear functions over.
+struct InputBox {
+    lower: DVector<f64>,
+    upper: DVector<f64>,
+}
+
+impl InputBox {
+    fn min(&self, f: &Linear, j: usize) -> f64 {
+        let row = f.weights.row(j);
+        f.constant[j]
+            + row
+                .iter()
+                .zip(self.lower.iter().zip(self.upper.iter()))
+                .map(|(&w, (&lo, &hi))| if w >= 0.0 { w * lo } else { w * hi })
+                .sum::<f64>()
+    }
+
+    fn max(&self, f: &Linear, j: usize) -> f64 {
+        let row = f.weights.row(j);
+        f.constant[j]
+            + row
+                .iter()
+                .zip(self.lower.iter().zip(self.upper.iter()))
+                .map(|(&w, (&lo, &hi))| if w >= 0.0 { w * hi } else { w * lo })
+                .sum::<f64>()
+    }
+}
+
+/// Linear lower and upper bounds of `relu(z)` given `z_low ≤ z ≤ z_high` and `z`'s
+/// concrete interval per neuron.
+fn relu_relaxation(mut low: Linear, mut high: Linear, bounds: &[Interval]) -> (Linear, Linear) {
+    for (j, b) in bounds.iter().enumerate() {
+        if b.hi <= 0.0 {
+            low.weights.row_mut(j).fill(0.0);
+            low.constant[j] = 0.0;
+            high.weights.row_mut(j).fill(0.0);
+            high.constant[j] = 0.0;
+        } else if b.lo < 0.0 {
+            // relu(z) ≤ λ·(z − lo) with λ = hi / (hi − lo); relu(z) ≥ z or ≥ 0.
+            let slope = b.hi / (b.hi - b.lo);
+            high.weights.row_mut(j).scale_mut(slope);
+            high.constant[j] = slope * (high.constant[j] - b.lo);
+            if b.hi < -b.lo {
+                low.weights.row_mut(j).fill(0.0);
+                low.constant[j] = 0.0;
+            }
+        }
+    }
+    (low, high)
+}
+
+/// Interval image of `W·x + b` for `x` in the box `inputs`, widened against rounding.
+fn affine_bounds(layer: &Layer, inputs: &[Interval]) -> Vec<Interval> {
+    (0..layer.outputs())
+        .map(|j| {
+            let (mut lo, mut hi) = (layer.bias[j], layer.bias[j]);
+            for (w, x) in layer.weights.row(j).iter().zip(inputs) {
+                let (a, b) = (w * x.lo, w * x.hi);
+                lo += a.min(b);
+                hi += a.max(b);
+            }
+            Interval { lo, hi }.widened()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::{Layer, random_net};
-    use nalgebra::{DMatrix, DVector};
+    use crate::nn::random_net;
     use rand::{Rng, SeedableRng};
 
     /// The activations entering `layer`.
@@ -154,6 +275,59 @@ mod tests {
                 value = pre.map(|v| v.max(0.0));
             }
         }
+    }
+
+    #[test]
+    fn box_bounds_hold_every_sampled_input_and_beat_plain_intervals() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let mut tighter = 0;
+        for _ in 0..50 {
+            let net = random_net(&mut rng, &[6, 12, 12, 12, 2]);
+            let lower: Vec<f64> = (0..6).map(|_| rng.random_range(-2.0..0.0)).collect();
+            let upper: Vec<f64> = lower
+                .iter()
+                .map(|l| l + rng.random_range(0.0..2.0))
+                .collect();
+            let bounds = box_bounds(&net, &lower, &upper);
+            for _ in 0..200 {
+                let x: Vec<f64> = lower
+                    .iter()
+                    .zip(&upper)
+                    .map(|(&l, &u)| rng.random_range(l..=u))
+                    .collect();
+                let mut value = DVector::from_column_slice(&x);
+                for (depth, layer) in net.layers().iter().enumerate() {
+                    let pre = layer.affine(&value);
+                    for (j, v) in pre.iter().enumerate() {
+                        assert!(
+                            bounds[depth][j].contains(*v),
+                            "{v} outside {:?}",
+                            bounds[depth][j]
+                        );
+                    }
+                    value = pre.map(|v| v.max(0.0));
+                }
+            }
+            // Plain interval arithmetic, for comparison.
+            let mut inputs: Vec<Interval> = lower
+                .iter()
+                .zip(&upper)
+                .map(|(&lo, &hi)| Interval { lo, hi })
+                .collect();
+            let mut plain = Vec::new();
+            for layer in net.layers() {
+                plain = affine_bounds(layer, &inputs);
+                inputs = plain.iter().map(Interval::relu).collect();
+            }
+            let width = |b: &[Interval]| b.iter().map(|i| i.hi - i.lo).sum::<f64>();
+            let last = bounds.last().unwrap();
+            assert!(width(last) <= width(&plain) + 1e-6);
+            tighter += usize::from(width(last) < 0.9 * width(&plain));
+        }
+        assert!(
+            tighter >= 25,
+            "symbolic bounds were clearly tighter only {tighter}/50 times"
+        );
     }
 
     #[test]

@@ -25,11 +25,12 @@ pub mod data;
 mod encode;
 pub mod job;
 pub mod metrics;
+pub mod milp_verify;
 mod repair_loop;
 mod solve;
 
 pub use constraint::{Constraint, JointHalfSpace};
-pub use repair_loop::{LoopError, LoopOptions, LoopResult, Round, repair_loop};
+pub use repair_loop::{LoopError, LoopOptions, LoopResult, Round, Verifier, repair_loop};
 
 use crate::nn::ReluNet;
 use std::time::{Duration, Instant};
@@ -66,14 +67,15 @@ pub struct PatchOptions {
 
 impl PatchOptions {
     /// Defaults for repairing `layer`: all its neurons, λ = 1, changes up to 1, margin
-    /// 1e-6, gap 1 %, 20 outer-approximation rounds, no time limit.
+    /// 1e-4 (above the MILP verifier's tolerance, so patched samples are provably clear of
+    /// the unsafe sets), gap 1 %, 20 outer-approximation rounds, no time limit.
     pub fn for_layer(layer: usize) -> Self {
         Self {
             layer,
             nodes: None,
             lambda: 1.0,
             max_change: 1.0,
-            margin: 1e-6,
+            margin: 1e-4,
             time_limit: None,
             gap: 0.01,
             iterations: 20,

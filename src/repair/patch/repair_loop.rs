@@ -1,15 +1,26 @@
 //! Repair with a sound verifier in the loop (certified-repair paper, Alg. 1).
 //!
-//! patch → verify the patched network on every property by exact reachability → if a
-//! property is violated, add the vertices of its unsafe input regions (targets: the
-//! original network's outputs there) to the repair samples and patch the latest network
-//! again → stop when every property is proved safe or after `max_rounds`. The patch
-//! guarantees the samples; the verifier's "safe" is what extends the guarantee to the
-//! whole domain, so `verified` is true only on the verifier's word.
+//! patch → verify the patched network on every constraint → if one is violated, add the
+//! verifier's counterexamples (targets: the original network's outputs there) to the
+//! repair samples and patch again → stop when every constraint is proved safe or after
+//! `max_rounds`. The patch guarantees the samples; the verifier's "safe" is what extends
+//! the guarantee to the whole domain, so `verified` is true only on the verifier's word.
+//!
+//! Every round patches the *original* network with all samples gathered so far, not the
+//! previous round's patch: the weight change and the loss stay measured against the
+//! network the user trusts, instead of drifting as patches pile up.
+//!
+//! Two verifiers: exact reachability ([`Verifier::Reach`]: every unsafe region, whose
+//! vertices all become samples; for small input dimensions and output-only unsafe sets)
+//! and the MILP check of [`super::milp_verify`] ([`Verifier::Milp`]: any constraint kind
+//! over a bounded domain such as the data's bounding box; one counterexample per
+//! constraint and round).
 
+use super::milp_verify::{MilpError, MilpVerdict, verify_constraint};
 use super::{Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, patch};
 use crate::nn::ReluNet;
 use crate::reach::{self, Mode, Options, ReachError, Verdict};
+use crate::spec::{InputSet, Property};
 use std::time::{Duration, Instant};
 
 /// Loop settings.
@@ -22,6 +33,24 @@ pub struct LoopOptions {
     pub verify_timeout: Option<Duration>,
     /// Most unsafe-region vertices added per round (spread evenly over those found).
     pub max_new_samples: usize,
+    pub verifier: Verifier,
+}
+
+/// Counterexamples the MILP verifier collects per unsafe polytope and round, each from a
+/// different activation pattern: one per round converges slowly, many cost a solve each.
+const MILP_POINTS_PER_POLYTOPE: usize = 10;
+
+/// Which verifier closes the loop.
+#[derive(Debug, Clone)]
+pub enum Verifier {
+    /// Exact reachability on each constraint's condition box (it must be bounded and the
+    /// unsafe set over outputs only; other constraints are reported unverifiable).
+    Reach,
+    /// The MILP check over `domain` ∩ each constraint's condition.
+    Milp { domain: InputSet },
+    /// No verification: one patch, guaranteed on the repair samples only (the paper's
+    /// Table 1 setting).
+    Off,
 }
 
 /// What one round did.
@@ -68,6 +97,21 @@ pub enum LoopError {
         constraint: String,
         source: ReachError,
     },
+    #[error("round {round}: verifying `{constraint}` by MILP: {source}")]
+    Milp {
+        round: usize,
+        constraint: String,
+        source: MilpError,
+    },
+}
+
+/// What one verification of all constraints found.
+struct Checked {
+    verdicts: Vec<(String, String)>,
+    /// Inputs at which the patched network violates (or nearly violates) a constraint.
+    counterexamples: Vec<Vec<f64>>,
+    unsafe_regions: usize,
+    all_safe: bool,
 }
 
 /// Runs Alg. 1 from `net`; `on_round` sees every round as it ends (for logging).
@@ -81,42 +125,42 @@ pub fn repair_loop(
     let mut samples = samples;
     let mut properties = Vec::new();
     let mut unverifiable = Vec::new();
-    for c in constraints {
-        match c.to_property() {
-            Ok(p) => properties.push(p),
-            Err(reason) => unverifiable.push((c.name.clone(), reason)),
+    match options.verifier {
+        Verifier::Reach => {
+            for c in constraints {
+                match c.to_property() {
+                    Ok(p) => properties.push(p),
+                    Err(reason) => unverifiable.push((c.name.clone(), reason)),
+                }
+            }
         }
+        Verifier::Off => unverifiable.extend(
+            constraints
+                .iter()
+                .map(|c| (c.name.clone(), "verification is off".to_string())),
+        ),
+        Verifier::Milp { .. } => {}
     }
-    let mut current = net.clone();
     let mut rounds = Vec::new();
     let max_rounds = options.max_rounds.max(1);
     for round in 1..=max_rounds {
-        let result = patch(&current, &samples, constraints, &options.patch)
+        let result = patch(net, &samples, constraints, &options.patch)
             .map_err(|source| LoopError::Patch { round, source })?;
-        current = result.net.clone();
+        let current = &result.net;
         let verify_started = Instant::now();
-        let mut verdicts = Vec::new();
-        let mut vertices = Vec::new();
-        let mut regions = 0;
-        let mut all_safe = unverifiable.is_empty();
-        for property in &properties {
-            let reach_options = Options {
-                mode: Mode::AllRegions,
-                timeout: options.verify_timeout,
-                ..Options::default()
-            };
-            let outcome = reach::verify(&current, property, &reach_options).map_err(|source| {
-                LoopError::Verify {
-                    round,
-                    constraint: property.name.clone(),
-                    source,
-                }
-            })?;
-            all_safe &= outcome.verdict == Verdict::Safe;
-            regions += outcome.regions.len();
-            vertices.extend(outcome.regions.into_iter().flat_map(|r| r.vertices));
-            verdicts.push((property.name.clone(), outcome.verdict.to_string()));
-        }
+        let checked = match &options.verifier {
+            // With verification off there are no properties: nothing is checked.
+            Verifier::Reach | Verifier::Off => {
+                check_by_reach(current, &properties, options, round)?
+            }
+            Verifier::Milp { domain } => {
+                check_by_milp(current, constraints, domain, options, round)?
+            }
+        };
+        let all_safe = checked.all_safe && unverifiable.is_empty();
+        let vertices = checked.counterexamples;
+        let regions = checked.unsafe_regions;
+        let verdicts = checked.verdicts;
         let fresh = new_samples(net, &samples, vertices, options.max_new_samples);
         let record = Round {
             round,
@@ -124,7 +168,7 @@ pub fn repair_loop(
             status: result.status,
             objective: result.objective,
             gap: result.gap,
-            delta: super::solve::weight_change(net, &current, options.patch.layer),
+            delta: result.delta,
             patch_seconds: result.seconds,
             verify_seconds: verify_started.elapsed().as_secs_f64(),
             verdicts,
@@ -137,7 +181,7 @@ pub fn repair_loop(
         samples.extend(fresh);
         if all_safe || stuck || round == max_rounds {
             return Ok(LoopResult {
-                net: current,
+                net: result.net.clone(),
                 last: result,
                 rounds,
                 verified: all_safe,
@@ -147,6 +191,85 @@ pub fn repair_loop(
         }
     }
     unreachable!("the last round returns")
+}
+
+/// Every unsafe region of every property, by exact reachability.
+fn check_by_reach(
+    net: &ReluNet,
+    properties: &[Property],
+    options: &LoopOptions,
+    round: usize,
+) -> Result<Checked, LoopError> {
+    let mut checked = Checked {
+        verdicts: Vec::new(),
+        counterexamples: Vec::new(),
+        unsafe_regions: 0,
+        all_safe: true,
+    };
+    for property in properties {
+        let reach_options = Options {
+            mode: Mode::AllRegions,
+            timeout: options.verify_timeout,
+            ..Options::default()
+        };
+        let outcome =
+            reach::verify(net, property, &reach_options).map_err(|source| LoopError::Verify {
+                round,
+                constraint: property.name.clone(),
+                source,
+            })?;
+        checked.all_safe &= outcome.verdict == Verdict::Safe;
+        checked.unsafe_regions += outcome.regions.len();
+        checked
+            .counterexamples
+            .extend(outcome.regions.into_iter().flat_map(|r| r.vertices));
+        checked
+            .verdicts
+            .push((property.name.clone(), outcome.verdict.to_string()));
+    }
+    Ok(checked)
+}
+
+/// One MILP check per constraint over `domain`.
+fn check_by_milp(
+    net: &ReluNet,
+    constraints: &[Constraint],
+    domain: &InputSet,
+    options: &LoopOptions,
+    round: usize,
+) -> Result<Checked, LoopError> {
+    let mut checked = Checked {
+        verdicts: Vec::new(),
+        counterexamples: Vec::new(),
+        unsafe_regions: 0,
+        all_safe: true,
+    };
+    for c in constraints {
+        let outcome = verify_constraint(
+            net,
+            c,
+            domain,
+            options.verify_timeout,
+            MILP_POINTS_PER_POLYTOPE,
+        )
+        .map_err(|source| LoopError::Milp {
+            round,
+            constraint: c.name.clone(),
+            source,
+        })?;
+        let verdict = match outcome.verdict {
+            MilpVerdict::Safe => "safe",
+            MilpVerdict::Unsafe => "unsafe",
+            MilpVerdict::Unknown => "unknown",
+        };
+        if outcome.verdict == MilpVerdict::Unsafe {
+            checked.unsafe_regions += outcome.points.len();
+        }
+        checked.counterexamples.extend(outcome.points);
+        checked.all_safe &= outcome.verdict == MilpVerdict::Safe;
+        checked.verdicts.push((c.name.clone(), verdict.to_string()));
+    }
+    Ok(checked)
 }
 
 /// Vertices not already among the samples (up to `limit`, spread evenly), each with the

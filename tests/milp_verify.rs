@@ -1,0 +1,100 @@
+//! The MILP verifier of the patch loop against independent ground truth: the exact
+//! reachability verifier on output-only properties of random networks, and dense
+//! sampling on input-dependent constraints that reachability cannot take.
+
+mod reach_common;
+
+use rand::Rng;
+use saferl::reach::{self, Options, Verdict};
+use saferl::repair::patch::Constraint;
+use saferl::repair::patch::constraint::parse_joint_inequality;
+use saferl::repair::patch::milp_verify::{MilpVerdict, verify_constraint};
+use saferl::spec::InputSet;
+
+use reach_common::*;
+
+/// "Safe" must agree with exact reachability; "unsafe" must come with a counterexample
+/// that violates the property when re-evaluated on the network.
+#[test]
+fn verdicts_agree_with_exact_reachability_on_random_networks() {
+    let mut rng = rng(11);
+    let (mut safe, mut unsafe_) = (0, 0);
+    for trial in 0..60 {
+        let sizes = random_sizes(&mut rng);
+        let net = random_net(&mut rng, &sizes);
+        let q = [0.8, 0.95, 1.0, 1.05, 1.2][trial % 5];
+        let property = quantile_property(&net, unit_box(sizes[0]), &mut rng, q);
+        let exact = reach::verify(&net, &property, &Options::default()).unwrap();
+        let constraint = Constraint::from_property(&property);
+        let milp = verify_constraint(&net, &constraint, &property.input, None, 5).unwrap();
+        match (&milp.verdict, exact.verdict) {
+            (MilpVerdict::Safe, Verdict::Safe) => safe += 1,
+            (MilpVerdict::Unsafe, Verdict::Unsafe) => {
+                unsafe_ += 1;
+                let x = &milp.points[0];
+                assert!(property.violated_by(x, &net.forward(x)), "trial {trial}");
+                assert!(milp.points.iter().all(|x| property.input.contains(x)));
+            }
+            (m, e) => panic!("trial {trial} ({sizes:?}, q {q}): MILP {m:?}, exact {e}"),
+        }
+    }
+    assert!(safe >= 10 && unsafe_ >= 10, "{safe} safe, {unsafe_} unsafe");
+}
+
+/// `|y0 − x0| ≤ r` on a sub-box: safe verdicts survive 20 000 samples, unsafe ones
+/// come with a real counterexample, and both occur.
+#[test]
+fn input_dependent_constraints_match_dense_sampling() {
+    let mut rng = rng(5);
+    let (mut safe, mut unsafe_) = (0, 0);
+    for trial in 0..30 {
+        let net = random_net(&mut rng, &[2, 8, 8, 1]);
+        let domain = unit_box(2);
+        let points = samples(&mut rng, &domain, 20_000);
+        // The rate bound around the largest sampled |y0 − x0| inside the condition
+        // (x0 ≥ −0.5, x1 ≤ 0.8), from below it (unsafe) to above it (mostly safe).
+        let largest_gap = points
+            .iter()
+            .filter(|x| x[0] >= -0.5 && x[1] <= 0.8)
+            .map(|x| (net.forward(x)[0] - x[0]).abs())
+            .fold(0.0, f64::max);
+        let r = largest_gap * rng.random_range(0.9..1.1);
+        let half_space = |text: String| parse_joint_inequality(&text, 2, 1).unwrap();
+        let constraint = Constraint {
+            name: format!("rate-{trial}"),
+            condition: InputSet {
+                lower: vec![-0.5, f64::NEG_INFINITY],
+                upper: vec![f64::INFINITY, 0.8],
+                constraints: vec![],
+            },
+            unsafe_set: vec![
+                vec![half_space(format!("y0 - x0 >= {r}"))],
+                vec![half_space(format!("x0 - y0 >= {r}"))],
+            ],
+        };
+        let milp = verify_constraint(&net, &constraint, &domain, None, 5).unwrap();
+        let sampled_violation = points
+            .iter()
+            .any(|x| constraint.violated_by(x, &net.forward(x)));
+        match milp.verdict {
+            MilpVerdict::Safe => {
+                assert!(
+                    !sampled_violation,
+                    "trial {trial}: safe but sampling violates"
+                );
+                safe += 1;
+            }
+            MilpVerdict::Unsafe => {
+                let x = &milp.points[0];
+                assert!(constraint.violated_by(x, &net.forward(x)), "trial {trial}");
+                assert!(
+                    milp.points.iter().all(|x| domain.contains(x)),
+                    "trial {trial}"
+                );
+                unsafe_ += 1;
+            }
+            MilpVerdict::Unknown => panic!("trial {trial}: unknown without a time limit"),
+        }
+    }
+    assert!(safe >= 5 && unsafe_ >= 5, "{safe} safe, {unsafe_} unsafe");
+}
