@@ -104,6 +104,9 @@ struct PatchArgs {
     /// Samples (CSV: the inputs, then the targets, one sample per line; optional header).
     #[arg(long)]
     data: PathBuf,
+    /// Held-out test samples (same format); without it they are drawn from --data.
+    #[arg(long)]
+    test_data: Option<PathBuf>,
     /// Repair this layer (index into the network's layers, 0 = first; default: the last).
     #[arg(long)]
     layer: Option<usize>,
@@ -618,6 +621,7 @@ fn patch_net(args: PatchArgs) -> Result<()> {
         net: args.net,
         config: args.config,
         data: args.data,
+        test_data: args.test_data,
         out,
         layer: args.layer,
         max_rounds: args.max_rounds,

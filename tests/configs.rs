@@ -5,6 +5,7 @@ mod common;
 
 use saferl::config::Config;
 use saferl::fit::FitConfig;
+use saferl::repair::patch::config::PatchConfig;
 use saferl::run::Run;
 
 #[test]
@@ -12,6 +13,9 @@ fn shipped_configs_load_and_their_properties_resolve() {
     let mut checked = 0;
     for entry in std::fs::read_dir(common::repo_path("configs")).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
         let text = std::fs::read_to_string(&path).unwrap();
         if text.lines().any(|l| l.trim() == "[data]") {
             FitConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
@@ -29,6 +33,27 @@ fn shipped_configs_load_and_their_properties_resolve() {
             "{} declares no property",
             path.display()
         );
+        checked += 1;
+    }
+    assert!(checked >= 3);
+}
+
+/// `saferl patch` configs (configs/patch/) load and their constraints resolve for the
+/// prosthesis policies they are written for (40 inputs; 50 with the ankle inputs).
+#[test]
+fn shipped_patch_configs_load_and_their_constraints_resolve() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(common::repo_path("configs/patch")).unwrap() {
+        let path = entry.unwrap().path();
+        let config = PatchConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let inputs = if path.to_string_lossy().contains("rate") {
+            50
+        } else {
+            40
+        };
+        config
+            .constraints(inputs, 1)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         checked += 1;
     }
     assert!(checked >= 3);

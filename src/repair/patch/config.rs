@@ -11,6 +11,9 @@
 //! time_limit = 300.0   # seconds per patch
 //! gap = 0.01
 //! max_rounds = 5       # patch-and-verify rounds
+//! verifier = "milp"    # "milp": over the test data's bounding box; "reach": exact
+//!                      # reachability on each constraint's (bounded) condition box;
+//!                      # "off": a single patch
 //!
 //! [[constraint]]
 //! name = "ankle-max"
@@ -59,7 +62,22 @@ pub struct PatchSettings {
     pub max_rounds: usize,
     pub verify_timeout: Option<f64>,
     pub max_new_samples: usize,
+    pub verifier: VerifierKind,
     pub seed: u64,
+}
+
+/// Which verifier closes the patch loop (see [`super::Verifier`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum VerifierKind {
+    /// MILP over the bounding box of the held-out data: every constraint kind, any input
+    /// dimension.
+    Milp,
+    /// Exact reachability: all unsafe regions, but only bounded condition boxes, unsafe
+    /// sets over outputs, and small input dimensions.
+    Reach,
+    /// One patch, no verification (guarantees hold on the repair samples only).
+    Off,
 }
 
 impl Default for PatchSettings {
@@ -80,6 +98,7 @@ impl Default for PatchSettings {
             max_rounds: 5,
             verify_timeout: None,
             max_new_samples: 200,
+            verifier: VerifierKind::Milp,
             seed: 0,
         }
     }

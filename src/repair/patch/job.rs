@@ -2,13 +2,17 @@
 //! patch-and-verify loop, measure on held-out data, write the patched network and a
 //! report into an output directory (with the resolved config and per-round scalars).
 
-use super::config::PatchConfig;
-use super::data::{DataError, read_samples, split};
+use super::config::{PatchConfig, VerifierKind};
+use super::data::{DataError, Split, read_samples, split};
 use super::metrics::{TestMetrics, test_metrics};
-use super::{LoopError, LoopOptions, Round, repair_loop};
+use super::{LoopError, LoopOptions, Round, Sample, Verifier, repair_loop};
 use crate::config::ConfigError;
 use crate::log::Metrics;
 use crate::nn::nnet::{NnetError, NnetFile, read_nnet, write_nnet};
+use crate::spec::InputSet;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -19,6 +23,8 @@ pub struct JobInput {
     pub net: PathBuf,
     pub config: PathBuf,
     pub data: PathBuf,
+    /// Held-out test samples; without it they are drawn from `data`.
+    pub test_data: Option<PathBuf>,
     pub out: PathBuf,
     pub layer: Option<usize>,
     pub max_rounds: Option<usize>,
@@ -99,15 +105,33 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         })?;
     let settings = &config.patch;
     let data = read_samples(&input.data, net.input_dim(), net.output_dim())?;
-    let sets = split(
-        net,
-        data,
-        &constraints,
-        settings.samples,
-        settings.test,
-        settings.violating_share,
-        settings.seed,
-    );
+    let sets = match &input.test_data {
+        None => split(
+            net,
+            data,
+            &constraints,
+            settings.samples,
+            settings.test,
+            settings.violating_share,
+            settings.seed,
+        ),
+        Some(path) => {
+            let mut test = read_samples(path, net.input_dim(), net.output_dim())?;
+            test.shuffle(&mut ChaCha8Rng::seed_from_u64(settings.seed));
+            test.truncate(settings.test);
+            let repair = split(
+                net,
+                data,
+                &constraints,
+                settings.samples,
+                0,
+                settings.violating_share,
+                settings.seed,
+            )
+            .repair;
+            Split { repair, test }
+        }
+    };
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| JobError::Io { path, source }
@@ -119,11 +143,22 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
     let config_path = input.out.join("patch.toml");
     crate::atomic::write(&config_path, toml_text.as_bytes()).map_err(io(&config_path))?;
 
+    let verifier = match settings.verifier {
+        VerifierKind::Reach => Verifier::Reach,
+        VerifierKind::Off => Verifier::Off,
+        VerifierKind::Milp => Verifier::Milp {
+            domain: bounding_box(&sets.test).ok_or_else(|| JobError::Invalid {
+                path: input.data.clone(),
+                message: "no held-out test samples to take the verification domain from".into(),
+            })?,
+        },
+    };
     let options = LoopOptions {
         patch: settings.patch_options(net.layers().len()),
         max_rounds: settings.max_rounds,
         verify_timeout: settings.verify_timeout.map(Duration::from_secs_f64),
         max_new_samples: settings.max_new_samples,
+        verifier,
     };
     let mut metrics = Metrics::open(&input.out, None).map_err(io(&input.out))?;
     let mut log_error = None;
@@ -192,4 +227,22 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
     let json = serde_json::to_string_pretty(&report).expect("a report serializes");
     crate::atomic::write(&report_path, json.as_bytes()).map_err(io(&report_path))?;
     Ok(report)
+}
+
+/// The smallest box holding every sample's input: the domain the MILP verifier covers.
+fn bounding_box(samples: &[Sample]) -> Option<InputSet> {
+    let first = samples.first()?;
+    let mut lower = first.input.clone();
+    let mut upper = first.input.clone();
+    for s in samples {
+        for (i, &v) in s.input.iter().enumerate() {
+            lower[i] = lower[i].min(v);
+            upper[i] = upper[i].max(v);
+        }
+    }
+    Some(InputSet {
+        lower,
+        upper,
+        constraints: vec![],
+    })
 }
