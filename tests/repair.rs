@@ -6,7 +6,7 @@ mod common;
 use indicatif::ProgressBar;
 use nalgebra::{DMatrix, DVector};
 use saferl::checkpoint::Checkpoint;
-use saferl::config::Config;
+use saferl::config::{Config, Penalty};
 use saferl::nn::nnet::read_nnet;
 use saferl::nn::{ActionScaling, Layer, ReluNet};
 use saferl::reach::{self, Mode, Options, Verdict};
@@ -48,7 +48,7 @@ fn repair_config() -> Config {
     r.actor_lr = 1e-3;
     r.critic_lr = 1e-3;
     r.batch = 128;
-    r.penalty = -1000.0;
+    r.penalty = Penalty::Fixed(-1000.0);
     r.max_passes = 40;
     r.reach_timeout_s = 60.0;
     config
@@ -115,7 +115,7 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
     config.repair.every_episodes = 2;
     config.repair.eval_episodes = 2;
     config.repair.batch = 64;
-    config.repair.penalty = -1000.0;
+    config.repair.penalty = Penalty::Fixed(-1000.0);
     config.repair.actor_lr = 1e-3;
     config.repair.critic_lr = 1e-3;
     config.repair.max_passes = 200;
@@ -190,7 +190,7 @@ fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
     config.properties[0].unsafe_set = vec![vec!["y0 >= 0".to_string()]];
     config.repair.eval_episodes = 2;
     config.repair.batch = 64;
-    config.repair.penalty = -1000.0;
+    config.repair.penalty = Penalty::Fixed(-1000.0);
     config.repair.actor_lr = 1e-3;
     config.repair.critic_lr = 1e-3;
     config.repair.max_passes = 100;
