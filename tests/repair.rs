@@ -12,6 +12,7 @@ use saferl::nn::{ActionScaling, Layer, ReluNet};
 use saferl::reach::{self, Mode, Options, Verdict};
 use saferl::run::Run;
 use saferl::verify::pre_tanh_property;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A pendulum actor 3 → 8 → 1 that answers a fast spin with a hard torque:
@@ -148,12 +149,14 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
 
     let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
     let open = saved.repair.round.clone().expect("killed inside a round");
+    forge_a_pass_after_the_checkpoint(&run_dir, saved.repair.passes + 1);
     let target = saved.counters.episodes + 2;
     common::resume_to(&run_dir, target);
     let resumed = Checkpoint::load(&checkpoint).unwrap();
     assert_eq!(resumed.counters.episodes, target);
     assert!(resumed.repair.round.is_none(), "every round finished");
     assert!(resumed.repair.rounds > saved.repair.rounds);
+    assert_logs_count_each_pass_and_round_once(&run_dir, &resumed);
     // The interrupted round went on from where it stopped: its report counts the passes
     // made before the kill and keeps the baseline measured before it.
     let log = std::fs::read_to_string(run_dir.join("repair.jsonl")).unwrap();
@@ -170,6 +173,50 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
         "baseline {baseline} vs {}",
         open.baseline
     );
+}
+
+/// What a crash just after logging a pass, before checkpointing it, leaves behind: the
+/// pass's record and scalar, which the resumed run logs again when it redoes the pass,
+/// and a torn line.
+fn forge_a_pass_after_the_checkpoint(run_dir: &Path, pass: u64) {
+    let append = |file: &str, text: String| {
+        let path = run_dir.join(file);
+        let old = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, old + &text).unwrap();
+    };
+    append(
+        "repair.jsonl",
+        format!("{{\"event\":\"repair/pass\",\"pass\":{pass}}}\n{{\"event\":\"repair/ro"),
+    );
+    append("scalars.csv", format!("repair/pass_s,{pass},1.5\n"));
+}
+
+/// `repair.jsonl` holds passes 1, 2, … and rounds 1, 2, … up to the checkpoint's counts,
+/// each once and in order, and `scalars.csv` one `repair/pass_s` row per pass.
+fn assert_logs_count_each_pass_and_round_once(run_dir: &Path, checkpoint: &Checkpoint) {
+    let log = std::fs::read_to_string(run_dir.join("repair.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let numbers = |event: &str, field: &str| -> Vec<u64> {
+        records
+            .iter()
+            .filter(|r| r["event"] == event)
+            .map(|r| r[field].as_u64().unwrap())
+            .collect()
+    };
+    let passes: Vec<u64> = (1..=checkpoint.repair.passes).collect();
+    assert_eq!(numbers("repair/pass", "pass"), passes);
+    let rounds: Vec<u64> = (1..=checkpoint.repair.rounds).collect();
+    assert_eq!(numbers("repair/round", "round"), rounds);
+    let csv = std::fs::read_to_string(run_dir.join("scalars.csv")).unwrap();
+    let pass_rows: Vec<u64> = csv
+        .lines()
+        .filter_map(|l| l.strip_prefix("repair/pass_s,"))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(pass_rows, passes);
 }
 
 /// Runs saferl and asserts it succeeded.
