@@ -378,7 +378,13 @@ impl Trainer {
     }
 
     /// Runs the open repair round to its end.
-    fn continue_repair_round(&mut self, progress: &ProgressBar) -> Result<RoundReport, RunError> {
+    ///
+    /// # Panics
+    /// If no round is open.
+    pub(crate) fn continue_repair_round(
+        &mut self,
+        progress: &ProgressBar,
+    ) -> Result<RoundReport, RunError> {
         loop {
             if let Some(round) = &self.repair.round {
                 progress.set_message(format!(
@@ -429,7 +435,13 @@ impl Trainer {
         &self.run
     }
 
-    fn checkpoint(&mut self) -> Result<(), RunError> {
+    /// Repair progress: the round under way and the last one finished.
+    pub fn repair_state(&self) -> &RepairState {
+        &self.repair
+    }
+
+    /// Flushes the logs and writes the checkpoint.
+    pub(crate) fn checkpoint(&mut self) -> Result<(), RunError> {
         self.metrics
             .flush()
             .map_err(|e| RunError::io(&self.run.dir, e))?;

@@ -1,5 +1,5 @@
 //! Repair: a deliberately unsafe actor comes out of a repair round verified safe, and a
-//! crash in the middle of a round resumes cleanly.
+//! crash in the middle of a round, in training or in `saferl repair`, resumes cleanly.
 
 mod common;
 
@@ -293,4 +293,129 @@ fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("narrow.nnet"), "{stderr}");
     assert!(!tmp.path().join("wrong").exists());
+}
+
+#[test]
+fn a_killed_saferl_repair_resumes_to_the_outputs_of_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_pendulum_config(4, 2);
+    // Near upright, any torque above −1.5 is unsafe: a round of several passes.
+    config.properties[0].unsafe_set = vec![vec!["y0 >= -1.5".to_string()]];
+    config.repair.eval_episodes = 2;
+    config.repair.batch = 64;
+    config.repair.penalty = Penalty::Lowest;
+    config.repair.actor_lr = 1e-3;
+    config.repair.critic_lr = 1e-3;
+    config.repair.max_passes = 6;
+    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
+    let trained = tmp.path().join("trained");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    saferl_ok(&[
+        &os("train"),
+        &os("--quiet"),
+        &os("--config"),
+        config_path.as_os_str(),
+        &os("--run-dir"),
+        trained.as_os_str(),
+    ]);
+    let repair = |dir: &Path| {
+        let mut command = common::saferl();
+        command
+            .args(["repair", "--quiet", "--run"])
+            .arg(&trained)
+            .arg("--run-dir")
+            .arg(dir);
+        command
+    };
+    let straight = tmp.path().join("straight");
+    assert!(repair(&straight).status().unwrap().success());
+
+    let killed = tmp.path().join("killed");
+    let mut child = repair(&killed).spawn().unwrap();
+    let checkpoint = killed.join("checkpoint.bin");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mid_round = |c: &Checkpoint| c.repair.round.as_ref().is_some_and(|r| r.passes >= 1);
+    while !Checkpoint::load(&checkpoint).is_ok_and(|c| mid_round(&c)) {
+        assert!(
+            Instant::now() < deadline,
+            "no mid-round checkpoint after 120 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the repair ended before it was caught mid-round"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join("repair.json").exists());
+    let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
+    forge_a_pass_after_the_checkpoint(&killed, saved.repair.passes + 1);
+
+    // The unfinished repair is not a training run to continue.
+    let output = common::saferl()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("saferl repair --resume"), "{stderr}");
+
+    saferl_ok(&[
+        &os("repair"),
+        &os("--quiet"),
+        &os("--resume"),
+        killed.as_os_str(),
+    ]);
+    let net = |dir: &Path| read_nnet(&dir.join("repaired-actor.nnet")).unwrap().net;
+    assert_eq!(net(&killed), net(&straight));
+    let summary = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("repair.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (summary(&straight), summary(&killed));
+    for key in [
+        "source",
+        "verdicts_before",
+        "verdicts_after",
+        "verified_after",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    for key in [
+        "outcome",
+        "verdicts_before",
+        "verdicts",
+        "regions_before",
+        "unsafe_regions",
+        "passes",
+        "replay_rounds",
+        "penalized_steps",
+        "baseline_return",
+        "final_return",
+    ] {
+        assert_eq!(a["round"][key], b["round"][key], "round.{key}");
+    }
+    assert!(b["round"]["passes"].as_u64().unwrap() > saved.repair.passes);
+    // The same final state: besides the actor, the generator and the repair buffer.
+    let finished = Checkpoint::load(&checkpoint).unwrap();
+    let uninterrupted = Checkpoint::load(&straight.join("checkpoint.bin")).unwrap();
+    assert!(finished.rng == uninterrupted.rng, "the generators differ");
+    assert!(
+        finished.repair.buffer == uninterrupted.repair.buffer,
+        "the repair buffers differ"
+    );
+    assert_eq!(finished.repair.passes, uninterrupted.repair.passes);
+    assert_logs_count_each_pass_and_round_once(&killed, &finished);
+
+    // A finished repair is not resumed again.
+    let output = common::saferl()
+        .args(["repair", "--quiet", "--resume"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("repair.json"), "{stderr}");
 }

@@ -46,6 +46,9 @@ pub struct RepairState {
     pub penalized_steps: u64,
     /// The round under way, if any.
     pub round: Option<RoundState>,
+    /// The report of the last finished round (what `saferl repair --resume` reports when
+    /// the crash came after the round but before its outputs were written).
+    pub last_round: Option<RoundReport>,
 }
 
 impl RepairState {
@@ -57,6 +60,7 @@ impl RepairState {
             passes: 0,
             penalized_steps: 0,
             round: None,
+            last_round: None,
         }
     }
 
@@ -82,6 +86,8 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundState {
     pub phase: Phase,
+    /// Verdict per property when the round opened, `name=verdict …`.
+    pub verdicts_before: String,
     /// Mean greedy return before the round.
     pub baseline: f64,
     pub regions_before: u64,
@@ -124,7 +130,7 @@ impl RoundState {
 }
 
 /// How a round ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Verified safe, return within the guard.
@@ -154,11 +160,14 @@ pub struct PassReport {
 }
 
 /// A finished round, for the logs and `saferl repair`'s summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundReport {
     pub round: u64,
     pub outcome: Outcome,
     pub verified: bool,
+    /// Verdict per property when the round opened…
+    pub verdicts_before: String,
+    /// …and when it ended.
     pub verdicts: String,
     pub regions_before: u64,
     pub unsafe_regions: usize,
@@ -238,6 +247,7 @@ impl Repairer<'_> {
         let baseline = self.evaluate(&agent.policy()).return_mean;
         state.round = Some(RoundState {
             phase: Phase::Penalize,
+            verdicts_before: check.verdicts(),
             baseline,
             regions_before: check.regions() as u64,
             passes: 0,
@@ -277,6 +287,7 @@ impl Repairer<'_> {
             }
             Advance::Done(mut report) => {
                 report.wall_s += elapsed;
+                state.last_round = Some((*report).clone());
                 Ok(Advance::Done(report))
             }
         }
@@ -412,6 +423,7 @@ impl Repairer<'_> {
             outcome,
             verified: check.verified(),
             verdicts: check.verdicts(),
+            verdicts_before: round.verdicts_before,
             regions_before: round.regions_before,
             unsafe_regions: check.regions(),
             unsafe_vertices: check.vertices(),
