@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 const MAGIC: &[u8; 8] = b"SAFERLCK";
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 const HEADER_LEN: usize = 8 + 4 + 8 + 4;
 
 /// Progress counters of a run.
@@ -32,7 +32,8 @@ pub struct Checkpoint {
     pub rng: ChaCha8Rng,
     /// Best greedy evaluation return so far (its actor is `best-actor.nnet`).
     pub best_eval_return: Option<f64>,
-    /// Repair buffer and progress, including a round under way (format version 3).
+    /// Repair buffer and progress, including a round under way (format version 3; version
+    /// 4 added the verdicts at the start of a round and the last round's report).
     pub repair: RepairState,
 }
 

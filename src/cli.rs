@@ -74,8 +74,8 @@ struct RepairArgs {
     #[arg(
         long,
         value_name = "RUN_DIR",
-        required_unless_present = "net",
-        conflicts_with = "net"
+        required_unless_present_any = ["net", "resume"],
+        conflicts_with_all = ["net", "resume"]
     )]
     run: Option<PathBuf>,
     /// Repair this .nnet actor (pre-tanh outputs) instead; its critic is trained first.
@@ -87,6 +87,9 @@ struct RepairArgs {
     /// Where to write the repair run (default: runs/<name>-repair-<timestamp>).
     #[arg(long)]
     run_dir: Option<PathBuf>,
+    /// Continue the interrupted repair in this directory from its latest checkpoint.
+    #[arg(long, value_name = "REPAIR_DIR", conflicts_with_all = ["net", "config", "run_dir"])]
+    resume: Option<PathBuf>,
     /// No progress bar or round lines.
     #[arg(long)]
     quiet: bool,
@@ -318,6 +321,13 @@ fn train(args: TrainArgs) -> Result<()> {
             Trainer::start(Run::create(&dir, config)?)?
         }
         (None, Some(dir)) => {
+            if crate::repair::offline::is_unfinished(dir) {
+                bail!(
+                    "{} holds an unfinished `saferl repair`: continue it with `saferl repair --resume {}`",
+                    dir.display(),
+                    dir.display()
+                );
+            }
             let mut run = Run::open(dir)?;
             if let Some(episodes) = args.episodes {
                 run.config.train.episodes = episodes;
@@ -549,34 +559,10 @@ fn fit(args: FitArgs) -> Result<()> {
 }
 
 fn repair_agent(args: RepairArgs) -> Result<()> {
-    let config = match (&args.config, &args.run) {
-        (Some(path), _) => Config::load(path)?,
-        (None, Some(dir)) => Run::open(dir)?.config,
-        (None, None) => unreachable!("clap requires --config with --net"),
-    };
-    let dir = args.run_dir.clone().unwrap_or_else(|| {
-        let mut named = config.clone();
-        named.name = format!("{}-repair", config.name);
-        default_run_dir(&named)
-    });
     let progress = spinner(args.quiet, "");
-    let summary = match (&args.run, &args.net) {
-        (Some(source), None) => {
-            let (_, checkpoint) = Run::open(source)?.load_agent()?;
-            let run = Run::create(&dir, config)?;
-            crate::repair::offline::repair_run(source, checkpoint, run, &progress)?
-        }
-        (None, Some(path)) => {
-            let net = read_nnet(path)?.net;
-            let run = Run {
-                dir: dir.clone(),
-                config,
-            };
-            crate::repair::offline::check_actor_shape(path, &net, &run)?;
-            let run = Run::create(&dir, run.config)?;
-            crate::repair::offline::repair_net(path, &net, run, &progress)?
-        }
-        _ => unreachable!("clap requires exactly one of --run and --net"),
+    let summary = match &args.resume {
+        Some(dir) => crate::repair::offline::resume(Run::open(dir)?, &progress)?,
+        None => start_repair(&args, &progress)?,
     };
     progress.finish_and_clear();
     println!("before: {}", summary.verdicts_before);
@@ -596,6 +582,41 @@ fn repair_agent(args: RepairArgs) -> Result<()> {
         summary.actor.display()
     );
     Ok(())
+}
+
+/// `saferl repair --run | --net` in a new run directory.
+fn start_repair(
+    args: &RepairArgs,
+    progress: &ProgressBar,
+) -> Result<crate::repair::offline::RepairSummary> {
+    let config = match (&args.config, &args.run) {
+        (Some(path), _) => Config::load(path)?,
+        (None, Some(dir)) => Run::open(dir)?.config,
+        (None, None) => unreachable!("clap requires --config with --net"),
+    };
+    let dir = args.run_dir.clone().unwrap_or_else(|| {
+        let mut named = config.clone();
+        named.name = format!("{}-repair", config.name);
+        default_run_dir(&named)
+    });
+    Ok(match (&args.run, &args.net) {
+        (Some(source), None) => {
+            let (_, checkpoint) = Run::open(source)?.load_agent()?;
+            let run = Run::create(&dir, config)?;
+            crate::repair::offline::repair_run(source, checkpoint, run, progress)?
+        }
+        (None, Some(path)) => {
+            let net = read_nnet(path)?.net;
+            let run = Run {
+                dir: dir.clone(),
+                config,
+            };
+            crate::repair::offline::check_actor_shape(path, &net, &run)?;
+            let run = Run::create(&dir, run.config)?;
+            crate::repair::offline::repair_net(path, &net, run, progress)?
+        }
+        _ => unreachable!("clap requires exactly one of --run, --net and --resume"),
+    })
 }
 
 /// A spinner for work without a known length (a reachability search, a repair): the

@@ -135,7 +135,7 @@ pub struct RepairConfig {
     /// Greedy steps of a repair episode started at an unsafe vertex.
     pub episode_steps: usize,
     /// Reward of a step whose action is unsafe at its state (the episode ends there).
-    pub penalty: f64,
+    pub penalty: Penalty,
     /// Adam learning rates while repairing (smaller than training's: repair should move
     /// the actor only as far as safety needs).
     pub actor_lr: f64,
@@ -176,7 +176,7 @@ impl Default for RepairConfig {
             every_episodes: 50,
             start_episode: 0,
             episode_steps: 5,
-            penalty: -30.0,
+            penalty: Penalty::Fixed(-30.0),
             actor_lr: 1e-5,
             critic_lr: 1e-4,
             buffer_capacity: 200,
@@ -192,6 +192,60 @@ impl Default for RepairConfig {
             critic_warmup_episodes: 100,
             volume_samples: 2000,
         }
+    }
+}
+
+/// The reward of an unsafe repair step: `penalty = -30.0` or `penalty = "lowest"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Penalty {
+    /// This reward (the paper's rocket lander: −30).
+    Fixed(f64),
+    /// The lowest reward seen so far, which the paper recommends ("normally set to the
+    /// least reward in the old experience"); see `repair::episodes::run_pass` for how it
+    /// is found.
+    Lowest,
+}
+
+/// The string that selects [`Penalty::Lowest`].
+const LOWEST: &str = "lowest";
+
+impl Serialize for Penalty {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Penalty::Fixed(reward) => serializer.serialize_f64(*reward),
+            Penalty::Lowest => serializer.serialize_str(LOWEST),
+        }
+    }
+}
+
+/// Written by hand rather than `#[serde(untagged)]`, whose error ("did not match any
+/// variant") would not say what is accepted.
+impl<'de> Deserialize<'de> for Penalty {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Penalty;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "a number or \"{LOWEST}\"")
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Penalty, E> {
+                Ok(Penalty::Fixed(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Penalty, E> {
+                Ok(Penalty::Fixed(v as f64))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Penalty, E> {
+                Ok(Penalty::Fixed(v as f64))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Penalty, E> {
+                if v == LOWEST {
+                    Ok(Penalty::Lowest)
+                } else {
+                    Err(E::invalid_value(serde::de::Unexpected::Str(v), &self))
+                }
+            }
+        }
+        deserializer.deserialize_any(Visitor)
     }
 }
 
@@ -356,10 +410,11 @@ impl RepairConfig {
         positive("repair.max_passes", self.max_passes)?;
         positive("repair.eval_episodes", self.eval_episodes)?;
         positive("repair.volume_samples", self.volume_samples)?;
-        if !self.penalty.is_finite() {
+        if let Penalty::Fixed(penalty) = self.penalty
+            && !penalty.is_finite()
+        {
             return Err(format!(
-                "key `repair.penalty`: expected a finite number, got {}",
-                self.penalty
+                "key `repair.penalty`: expected a finite number or \"lowest\", got {penalty}"
             ));
         }
         in_range("repair.actor_lr", self.actor_lr, f64::MIN_POSITIVE, 1.0)?;
@@ -489,4 +544,49 @@ pub fn default_run_dir(config: &Config) -> PathBuf {
 pub fn timestamped_run_dir(name: &str) -> PathBuf {
     let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
     PathBuf::from("runs").join(format!("{name}-{stamp}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shipped pendulum config with `penalty = <value>` in its `[repair]` table.
+    fn with_penalty(value: &str) -> Result<Config, ConfigError> {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/pendulum.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains("[repair]"),
+            "the test adds its own [repair] table"
+        );
+        Config::parse(&format!("{text}\n[repair]\npenalty = {value}\n"), &path)
+    }
+
+    #[test]
+    fn the_penalty_is_a_number_or_lowest_and_anything_else_names_the_key() {
+        let penalty = |value| with_penalty(value).unwrap().repair.penalty;
+        assert_eq!(penalty("-12.5"), Penalty::Fixed(-12.5));
+        assert_eq!(penalty("-30"), Penalty::Fixed(-30.0));
+        assert_eq!(penalty("\"lowest\""), Penalty::Lowest);
+        for (value, found) in [
+            ("\"lowest-ever\"", "lowest-ever"),
+            ("true", "boolean"),
+            ("[-30.0]", "sequence"),
+            ("nan", "NaN"),
+        ] {
+            let error = with_penalty(value).unwrap_err().to_string();
+            assert!(error.contains("pendulum.toml"), "{error}");
+            assert!(error.contains("key `repair.penalty`"), "{error}");
+            assert!(error.contains("\"lowest\""), "{error}");
+            assert!(error.contains(found), "{value}: {error}");
+        }
+    }
+
+    #[test]
+    fn both_penalties_survive_the_resolved_config() {
+        for value in ["-7.25", "\"lowest\""] {
+            let config = with_penalty(value).unwrap();
+            let again = Config::parse(&config.to_toml(), Path::new("config.toml")).unwrap();
+            assert_eq!(again.repair.penalty, config.repair.penalty);
+        }
+    }
 }

@@ -74,7 +74,8 @@ impl Run {
         run.properties()?;
         if dir.join("config.toml").exists() {
             return Err(RunError::Invalid(format!(
-                "{} already holds a run: use `saferl train --resume {}` or another --run-dir",
+                "{} already holds a run: continue it with `saferl train --resume {}` (a repair: `saferl repair --resume {}`) or use another --run-dir",
+                dir.display(),
                 dir.display(),
                 dir.display()
             )));

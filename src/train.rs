@@ -102,7 +102,6 @@ impl Trainer {
 
     /// Continues `run` from its latest checkpoint (which must be short of `train.episodes`).
     pub fn resume(run: Run) -> Result<Self, RunError> {
-        let properties = run.properties()?;
         let (agent, checkpoint) = run.load_agent()?;
         let done = checkpoint.counters.episodes;
         // A run that stopped inside its final repair round still has that round to finish.
@@ -113,8 +112,25 @@ impl Trainer {
                 run.config.train.episodes
             )));
         }
-        let metrics = Metrics::open(&run.dir, Some(checkpoint.counters.env_steps))
-            .map_err(|e| RunError::io(&run.dir, e))?;
+        Self::from_checkpoint(run, agent, checkpoint)
+    }
+
+    /// A trainer continuing `run` from `checkpoint` (its latest, holding `agent`): the logs
+    /// written after that checkpoint are rolled back, since that work is redone.
+    pub fn from_checkpoint(
+        run: Run,
+        agent: Ddpg,
+        checkpoint: Checkpoint,
+    ) -> Result<Self, RunError> {
+        let properties = run.properties()?;
+        let env_steps = checkpoint.counters.env_steps;
+        let covered = |tag: &str, step: u64| {
+            repair::log::scalar_covered(tag, step, env_steps, &checkpoint.repair)
+        };
+        let metrics =
+            Metrics::open(&run.dir, Some(&covered)).map_err(|e| RunError::io(&run.dir, e))?;
+        repair::log::roll_back(&run.dir, &checkpoint.repair)
+            .map_err(|e| RunError::io(&repair::log::jsonl_path(&run.dir), e))?;
         Ok(Self {
             env: run.env(),
             agent,
@@ -362,7 +378,13 @@ impl Trainer {
     }
 
     /// Runs the open repair round to its end.
-    fn continue_repair_round(&mut self, progress: &ProgressBar) -> Result<RoundReport, RunError> {
+    ///
+    /// # Panics
+    /// If no round is open.
+    pub(crate) fn continue_repair_round(
+        &mut self,
+        progress: &ProgressBar,
+    ) -> Result<RoundReport, RunError> {
         loop {
             if let Some(round) = &self.repair.round {
                 progress.set_message(format!(
@@ -389,7 +411,7 @@ impl Trainer {
             match advance {
                 Advance::Pass(pass) => {
                     self.write(&repair::log::pass_scalars(&pass), pass.pass)?;
-                    repair::log::append(&dir, "repair/pass", &pass)
+                    repair::log::append_pass(&dir, &pass)
                         .map_err(|e| RunError::io(&repair::log::jsonl_path(&dir), e))?;
                     self.checkpoint()?;
                 }
@@ -398,7 +420,7 @@ impl Trainer {
                         &repair::log::round_scalars(&report),
                         self.counters.env_steps,
                     )?;
-                    repair::log::append(&dir, "repair/round", &*report)
+                    repair::log::append_round(&dir, &report)
                         .map_err(|e| RunError::io(&repair::log::jsonl_path(&dir), e))?;
                     progress.println(repair::log::round_line(&report));
                     self.checkpoint()?;
@@ -413,7 +435,13 @@ impl Trainer {
         &self.run
     }
 
-    fn checkpoint(&mut self) -> Result<(), RunError> {
+    /// Repair progress: the round under way and the last one finished.
+    pub fn repair_state(&self) -> &RepairState {
+        &self.repair
+    }
+
+    /// Flushes the logs and writes the checkpoint.
+    pub(crate) fn checkpoint(&mut self) -> Result<(), RunError> {
         self.metrics
             .flush()
             .map_err(|e| RunError::io(&self.run.dir, e))?;

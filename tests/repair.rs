@@ -1,17 +1,18 @@
 //! Repair: a deliberately unsafe actor comes out of a repair round verified safe, and a
-//! crash in the middle of a round resumes cleanly.
+//! crash in the middle of a round, in training or in `saferl repair`, resumes cleanly.
 
 mod common;
 
 use indicatif::ProgressBar;
 use nalgebra::{DMatrix, DVector};
 use saferl::checkpoint::Checkpoint;
-use saferl::config::Config;
+use saferl::config::{Config, Penalty};
 use saferl::nn::nnet::read_nnet;
 use saferl::nn::{ActionScaling, Layer, ReluNet};
 use saferl::reach::{self, Mode, Options, Verdict};
 use saferl::run::Run;
 use saferl::verify::pre_tanh_property;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// A pendulum actor 3 → 8 → 1 that answers a fast spin with a hard torque:
@@ -48,7 +49,7 @@ fn repair_config() -> Config {
     r.actor_lr = 1e-3;
     r.critic_lr = 1e-3;
     r.batch = 128;
-    r.penalty = -1000.0;
+    r.penalty = Penalty::Fixed(-1000.0);
     r.max_passes = 40;
     r.reach_timeout_s = 60.0;
     config
@@ -115,7 +116,7 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
     config.repair.every_episodes = 2;
     config.repair.eval_episodes = 2;
     config.repair.batch = 64;
-    config.repair.penalty = -1000.0;
+    config.repair.penalty = Penalty::Fixed(-1000.0);
     config.repair.actor_lr = 1e-3;
     config.repair.critic_lr = 1e-3;
     config.repair.max_passes = 200;
@@ -148,12 +149,14 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
 
     let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
     let open = saved.repair.round.clone().expect("killed inside a round");
+    forge_a_pass_after_the_checkpoint(&run_dir, saved.repair.passes + 1);
     let target = saved.counters.episodes + 2;
     common::resume_to(&run_dir, target);
     let resumed = Checkpoint::load(&checkpoint).unwrap();
     assert_eq!(resumed.counters.episodes, target);
     assert!(resumed.repair.round.is_none(), "every round finished");
     assert!(resumed.repair.rounds > saved.repair.rounds);
+    assert_logs_count_each_pass_and_round_once(&run_dir, &resumed);
     // The interrupted round went on from where it stopped: its report counts the passes
     // made before the kill and keeps the baseline measured before it.
     let log = std::fs::read_to_string(run_dir.join("repair.jsonl")).unwrap();
@@ -170,6 +173,50 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
         "baseline {baseline} vs {}",
         open.baseline
     );
+}
+
+/// What a crash just after logging a pass, before checkpointing it, leaves behind: the
+/// pass's record and scalar, which the resumed run logs again when it redoes the pass,
+/// and a torn line.
+fn forge_a_pass_after_the_checkpoint(run_dir: &Path, pass: u64) {
+    let append = |file: &str, text: String| {
+        let path = run_dir.join(file);
+        let old = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, old + &text).unwrap();
+    };
+    append(
+        "repair.jsonl",
+        format!("{{\"event\":\"repair/pass\",\"pass\":{pass}}}\n{{\"event\":\"repair/ro"),
+    );
+    append("scalars.csv", format!("repair/pass_s,{pass},1.5\n"));
+}
+
+/// `repair.jsonl` holds passes 1, 2, … and rounds 1, 2, … up to the checkpoint's counts,
+/// each once and in order, and `scalars.csv` one `repair/pass_s` row per pass.
+fn assert_logs_count_each_pass_and_round_once(run_dir: &Path, checkpoint: &Checkpoint) {
+    let log = std::fs::read_to_string(run_dir.join("repair.jsonl")).unwrap();
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    let numbers = |event: &str, field: &str| -> Vec<u64> {
+        records
+            .iter()
+            .filter(|r| r["event"] == event)
+            .map(|r| r[field].as_u64().unwrap())
+            .collect()
+    };
+    let passes: Vec<u64> = (1..=checkpoint.repair.passes).collect();
+    assert_eq!(numbers("repair/pass", "pass"), passes);
+    let rounds: Vec<u64> = (1..=checkpoint.repair.rounds).collect();
+    assert_eq!(numbers("repair/round", "round"), rounds);
+    let csv = std::fs::read_to_string(run_dir.join("scalars.csv")).unwrap();
+    let pass_rows: Vec<u64> = csv
+        .lines()
+        .filter_map(|l| l.strip_prefix("repair/pass_s,"))
+        .map(|rest| rest.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(pass_rows, passes);
 }
 
 /// Runs saferl and asserts it succeeded.
@@ -190,7 +237,7 @@ fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
     config.properties[0].unsafe_set = vec![vec!["y0 >= 0".to_string()]];
     config.repair.eval_episodes = 2;
     config.repair.batch = 64;
-    config.repair.penalty = -1000.0;
+    config.repair.penalty = Penalty::Fixed(-1000.0);
     config.repair.actor_lr = 1e-3;
     config.repair.critic_lr = 1e-3;
     config.repair.max_passes = 100;
@@ -246,4 +293,129 @@ fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.contains("narrow.nnet"), "{stderr}");
     assert!(!tmp.path().join("wrong").exists());
+}
+
+#[test]
+fn a_killed_saferl_repair_resumes_to_the_outputs_of_an_uninterrupted_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = common::tiny_pendulum_config(4, 2);
+    // Near upright, any torque above −1.5 is unsafe: a round of several passes.
+    config.properties[0].unsafe_set = vec![vec!["y0 >= -1.5".to_string()]];
+    config.repair.eval_episodes = 2;
+    config.repair.batch = 64;
+    config.repair.penalty = Penalty::Lowest;
+    config.repair.actor_lr = 1e-3;
+    config.repair.critic_lr = 1e-3;
+    config.repair.max_passes = 6;
+    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
+    let trained = tmp.path().join("trained");
+    let os = |s: &str| std::ffi::OsString::from(s);
+    saferl_ok(&[
+        &os("train"),
+        &os("--quiet"),
+        &os("--config"),
+        config_path.as_os_str(),
+        &os("--run-dir"),
+        trained.as_os_str(),
+    ]);
+    let repair = |dir: &Path| {
+        let mut command = common::saferl();
+        command
+            .args(["repair", "--quiet", "--run"])
+            .arg(&trained)
+            .arg("--run-dir")
+            .arg(dir);
+        command
+    };
+    let straight = tmp.path().join("straight");
+    assert!(repair(&straight).status().unwrap().success());
+
+    let killed = tmp.path().join("killed");
+    let mut child = repair(&killed).spawn().unwrap();
+    let checkpoint = killed.join("checkpoint.bin");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mid_round = |c: &Checkpoint| c.repair.round.as_ref().is_some_and(|r| r.passes >= 1);
+    while !Checkpoint::load(&checkpoint).is_ok_and(|c| mid_round(&c)) {
+        assert!(
+            Instant::now() < deadline,
+            "no mid-round checkpoint after 120 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the repair ended before it was caught mid-round"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!killed.join("repair.json").exists());
+    let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
+    forge_a_pass_after_the_checkpoint(&killed, saved.repair.passes + 1);
+
+    // The unfinished repair is not a training run to continue.
+    let output = common::saferl()
+        .args(["train", "--quiet", "--resume"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("saferl repair --resume"), "{stderr}");
+
+    saferl_ok(&[
+        &os("repair"),
+        &os("--quiet"),
+        &os("--resume"),
+        killed.as_os_str(),
+    ]);
+    let net = |dir: &Path| read_nnet(&dir.join("repaired-actor.nnet")).unwrap().net;
+    assert_eq!(net(&killed), net(&straight));
+    let summary = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(dir.join("repair.json")).unwrap()).unwrap()
+    };
+    let (a, b) = (summary(&straight), summary(&killed));
+    for key in [
+        "source",
+        "verdicts_before",
+        "verdicts_after",
+        "verified_after",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    for key in [
+        "outcome",
+        "verdicts_before",
+        "verdicts",
+        "regions_before",
+        "unsafe_regions",
+        "passes",
+        "replay_rounds",
+        "penalized_steps",
+        "baseline_return",
+        "final_return",
+    ] {
+        assert_eq!(a["round"][key], b["round"][key], "round.{key}");
+    }
+    assert!(b["round"]["passes"].as_u64().unwrap() > saved.repair.passes);
+    // The same final state: besides the actor, the generator and the repair buffer.
+    let finished = Checkpoint::load(&checkpoint).unwrap();
+    let uninterrupted = Checkpoint::load(&straight.join("checkpoint.bin")).unwrap();
+    assert!(finished.rng == uninterrupted.rng, "the generators differ");
+    assert!(
+        finished.repair.buffer == uninterrupted.repair.buffer,
+        "the repair buffers differ"
+    );
+    assert_eq!(finished.repair.passes, uninterrupted.repair.passes);
+    assert_logs_count_each_pass_and_round_once(&killed, &finished);
+
+    // A finished repair is not resumed again.
+    let output = common::saferl()
+        .args(["repair", "--quiet", "--resume"])
+        .arg(&killed)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("repair.json"), "{stderr}");
 }

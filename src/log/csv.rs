@@ -1,7 +1,7 @@
 //! `scalars.csv`: one `tag,step,value` row per scalar, appended as training goes.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 const HEADER: &str = "tag,step,value";
@@ -11,13 +11,14 @@ pub struct ScalarCsv {
 }
 
 impl ScalarCsv {
-    /// Opens `path` for appending; with `resume_step`, first rewrites it without the rows
-    /// logged after that step (atomically, so a crash keeps the old file).
-    pub fn open(path: &Path, resume_step: Option<u64>) -> std::io::Result<Self> {
-        if let Some(step) = resume_step
-            && path.exists()
-        {
-            truncate_after(path, step)?;
+    /// Opens `path` for appending; with `covered`, first rewrites it with only the rows
+    /// `covered(tag, step)` accepts.
+    pub fn open(path: &Path, covered: Option<super::Covered<'_>>) -> std::io::Result<Self> {
+        if let Some(covered) = covered {
+            // A torn last line from a crash does not parse as a row and is dropped too.
+            super::keep_lines(path, |line| {
+                line == HEADER || parse_row(line).is_some_and(|(tag, step)| covered(tag, step))
+            })?;
         }
         let fresh = !path.exists();
         let mut out = BufWriter::new(OpenOptions::new().create(true).append(true).open(path)?);
@@ -36,17 +37,12 @@ impl ScalarCsv {
     }
 }
 
-fn truncate_after(path: &Path, step: u64) -> std::io::Result<()> {
-    let mut kept = String::new();
-    for line in BufReader::new(File::open(path)?).lines() {
-        let line = line?;
-        let row_step = line.split(',').nth(1).and_then(|s| s.parse::<u64>().ok());
-        // Keep the header and every row at or before the checkpoint; a torn last line
-        // from a crash has no parsable step and is dropped too.
-        if line == HEADER || row_step.is_some_and(|s| s <= step) && line.split(',').count() == 3 {
-            kept.push_str(&line);
-            kept.push('\n');
-        }
+/// The tag and step of a complete `tag,step,value` row.
+fn parse_row(line: &str) -> Option<(&str, u64)> {
+    let mut fields = line.split(',');
+    let (tag, step, value) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() || value.parse::<f64>().is_err() {
+        return None;
     }
-    crate::atomic::write(path, kept.as_bytes())
+    Some((tag, step.parse().ok()?))
 }

@@ -2,7 +2,7 @@
 //! episodes started at unsafe vertices, where an unsafe action is punished and ends the
 //! episode, learned from through a separate repair buffer.
 
-use crate::config::RepairConfig;
+use crate::config::{Penalty, RepairConfig};
 use crate::eval::violates;
 use crate::rl::{Batch, Ddpg, ReplayBuffer, Transition};
 use crate::spec::Property;
@@ -67,6 +67,14 @@ pub struct PassStats {
 /// One greedy episode of at most `config.episode_steps` steps from each start state,
 /// with one gradient update per step (batch: `config.batch` replay + `config.repair_batch`
 /// repair transitions).
+///
+/// With [`Penalty::Lowest`], an unsafe step gets the lowest reward seen so far: the
+/// minimum over the replay buffer, the repair buffer and the steps of this pass up to and
+/// including the unsafe one. It is derived from the buffers rather than tracked, so it
+/// needs no state of its own and survives a resume with them; it forgets rewards the
+/// replay buffer has overwritten (`train.buffer_capacity`; the default holds 1000 rocket
+/// episodes). Penalties in the repair buffer are themselves lowest rewards seen earlier,
+/// so they never lower it.
 pub fn run_pass(
     agent: &mut Ddpg,
     env: &mut dyn Env,
@@ -77,6 +85,10 @@ pub fn run_pass(
     rng: &mut impl Rng,
 ) -> PassStats {
     let mut stats = PassStats::default();
+    let mut lowest = [buffers.replay.min_reward(), buffers.repair.min_reward()]
+        .into_iter()
+        .flatten()
+        .fold(f64::INFINITY, f64::min);
     for start in starts {
         let Ok(reported) = env.reset_to(start) else {
             stats.skipped += 1;
@@ -92,13 +104,18 @@ pub fn run_pass(
             let normalized = agent.act_normalized(&observation);
             let action = agent.scaling().to_env(&normalized);
             let step = env.step(&action);
+            lowest = lowest.min(step.reward);
+            let penalty = match config.penalty {
+                Penalty::Fixed(penalty) => penalty,
+                Penalty::Lowest => lowest,
+            };
             let judged = judge(
                 properties,
                 &observation,
                 &action,
                 step.reward,
                 step.terminated,
-                config.penalty,
+                penalty,
             );
             buffers.repair.push(&Transition {
                 observation: &observation,
@@ -207,6 +224,95 @@ mod tests {
         assert!(!judge(&properties, &[2.5], &[1.0], 0.0, false, -30.0).penalized);
         // The environment's own ending is kept when no penalty applies.
         assert!(judge(&properties, &[5.0], &[1.0], 0.0, true, -30.0).terminal);
+    }
+
+    /// A penalized pass from each start: every action anywhere is unsafe, so each episode
+    /// is one penalized step. Returns the rewards of the repair buffer afterwards.
+    fn lowest_penalty_pass(
+        replay: &ReplayBuffer,
+        repair: &mut ReplayBuffer,
+        starts: &[Vec<f64>],
+    ) -> Vec<f32> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/pendulum.toml");
+        let mut config = crate::config::Config::load(&path).unwrap();
+        config.actor.hidden = vec![4];
+        config.critic.hidden = vec![4];
+        config.repair = RepairConfig {
+            penalty: Penalty::Lowest,
+            batch: 4,
+            repair_batch: 4,
+            ..RepairConfig::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let scaling = crate::nn::ActionScaling::from_bounds(&[-2.0], &[2.0]);
+        let mut agent = Ddpg::new(&config, 3, scaling, &mut rng);
+        let everywhere = Property {
+            name: "no action at all".to_string(),
+            input: InputSet {
+                lower: vec![-1.0, -1.0, -8.0],
+                upper: vec![1.0, 1.0, 8.0],
+                constraints: Vec::new(),
+            },
+            unsafe_set: UnsafeSet {
+                disjuncts: vec![vec![HalfSpace {
+                    coeffs: vec![0.0],
+                    rhs: 0.0,
+                }]],
+            },
+        };
+        let stats = run_pass(
+            &mut agent,
+            &mut saferl_envs::Pendulum::new(200),
+            Buffers { replay, repair },
+            starts,
+            &[everywhere],
+            &config.repair,
+            &mut rng,
+        );
+        assert_eq!(
+            (stats.episodes, stats.penalized),
+            (starts.len() as u64, starts.len() as u64)
+        );
+        repair.sample(200, &mut rng).rewards
+    }
+
+    fn buffer_with_rewards(rewards: &[f64]) -> ReplayBuffer {
+        let mut buffer = ReplayBuffer::new(100, 3, 1);
+        for &reward in rewards {
+            buffer.push(&Transition {
+                observation: &[1.0, 0.0, 0.0],
+                action: &[0.0],
+                reward,
+                next_observation: &[1.0, 0.0, 0.0],
+                terminal: false,
+            });
+        }
+        buffer
+    }
+
+    #[test]
+    fn the_lowest_penalty_is_the_lowest_reward_seen_so_far() {
+        let upright = vec![vec![1.0, 0.0, 0.0]; 3];
+        // The replay buffer's lowest reward (an upright step itself costs at most 0.004).
+        let replay = buffer_with_rewards(&[-3.5, -12.25, -0.5]);
+        let mut repair = buffer_with_rewards(&[]);
+        let rewards = lowest_penalty_pass(&replay, &mut repair, &upright);
+        assert_eq!(repair.len(), 3);
+        assert!(rewards.iter().all(|&r| r == -12.25), "{rewards:?}");
+        // A lower reward in the repair buffer (from an earlier pass) counts too.
+        let mut repair = buffer_with_rewards(&[-20.0]);
+        let rewards = lowest_penalty_pass(&replay, &mut repair, &upright);
+        assert_eq!(repair.len(), 4);
+        assert!(rewards.iter().all(|&r| r == -20.0), "{rewards:?}");
+        // So does the unsafe step's own reward when it is the lowest: hanging down costs
+        // π² + 0.001·u² ∈ [9.8696, 9.8736].
+        let replay = buffer_with_rewards(&[-0.5]);
+        let mut repair = buffer_with_rewards(&[]);
+        let rewards = lowest_penalty_pass(&replay, &mut repair, &[vec![-1.0, 0.0, 0.0]]);
+        assert!(
+            rewards.iter().all(|&r| (-9.8737..=-9.8695).contains(&r)),
+            "{rewards:?}"
+        );
     }
 
     #[test]

@@ -2,9 +2,13 @@
 //! checkpoint with its replay buffer, or a bare `.nnet` actor whose critic is first trained
 //! on fresh experience) is repaired in a new run directory until verified safe with its
 //! return kept.
+//!
+//! Once the agent is taken over (and its critic warmed up), the job checkpoints it and
+//! records itself in `repair-job.json`; from then on `saferl repair --resume` continues it
+//! from the latest checkpoint, like `saferl train --resume`.
 
 use super::agent::{state_with_actor, with_learning_rates};
-use super::round::RoundReport;
+use super::round::{RoundReport, RoundResult};
 use crate::checkpoint::{Checkpoint, Counters};
 use crate::nn::ReluNet;
 use crate::rl::{Ddpg, Noise, ReplayBuffer, Transition};
@@ -13,9 +17,21 @@ use crate::train::Trainer;
 use indicatif::ProgressBar;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
+
+/// What a repair job repairs, recorded in its run directory for `--resume`.
+const JOB_FILE: &str = "repair-job.json";
+/// The summary of a finished job.
+const SUMMARY_FILE: &str = "repair.json";
+
+/// The contents of [`JOB_FILE`]: what the summary needs that the checkpoint lacks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Job {
+    source: PathBuf,
+    warmup_s: f64,
+}
 
 /// What `saferl repair` reports (also written to `repair.json`).
 #[derive(Debug, Clone, Serialize)]
@@ -29,8 +45,10 @@ pub struct RepairSummary {
     /// Verdict per property after repair.
     pub verdicts_after: String,
     pub verified_after: bool,
-    /// Critic warm-up (`--net` only) and total wall time.
+    /// Critic warm-up (`--net` only).
     pub warmup_s: f64,
+    /// Warm-up plus repair: the round's own time, which a resumed round carries over
+    /// (without a round, the safety check's).
     pub wall_time_s: f64,
     /// The repaired actor.
     pub actor: PathBuf,
@@ -44,7 +62,6 @@ pub fn repair_run(
     run: Run,
     progress: &ProgressBar,
 ) -> Result<RepairSummary, RunError> {
-    let started = Instant::now();
     let mut agent = run.new_agent(&mut ChaCha8Rng::seed_from_u64(run.config.seed));
     agent
         .restore(&checkpoint.agent)
@@ -60,7 +77,11 @@ pub fn repair_run(
         checkpoint.rng,
         checkpoint.counters,
     )?;
-    finish(trainer, source, 0.0, started, progress)
+    let job = Job {
+        source: source.to_path_buf(),
+        warmup_s: 0.0,
+    };
+    start(trainer, job, progress)
 }
 
 /// Repairs the actor `net` in the new run `run`: a fresh critic is first trained with the
@@ -72,7 +93,6 @@ pub fn repair_net(
     run: Run,
     progress: &ProgressBar,
 ) -> Result<RepairSummary, RunError> {
-    let started = Instant::now();
     check_actor_shape(net_path, net, &run)?;
     let mut rng = ChaCha8Rng::seed_from_u64(run.config.seed);
     let fresh = run.new_agent(&mut rng);
@@ -95,7 +115,60 @@ pub fn repair_net(
         .restore(&agent.state())
         .map_err(|e| RunError::Invalid(e.to_string()))?;
     let trainer = Trainer::from_parts(run, trained, buffer, noise, rng, counters)?;
-    finish(trainer, net_path, warmup_s, started, progress)
+    let job = Job {
+        source: net_path.to_path_buf(),
+        warmup_s,
+    };
+    start(trainer, job, progress)
+}
+
+/// Continues the repair job in `run` from its latest checkpoint (logs written after it
+/// are rolled back) to the same outputs as an uninterrupted job.
+pub fn resume(run: Run, progress: &ProgressBar) -> Result<RepairSummary, RunError> {
+    let job = read_job(&run.dir)?;
+    let summary = run.dir.join(SUMMARY_FILE);
+    if summary.exists() {
+        return Err(RunError::Invalid(format!(
+            "{}: this repair has finished ({} exists)",
+            run.dir.display(),
+            summary.display()
+        )));
+    }
+    let (agent, checkpoint) = run.load_agent()?;
+    let trainer = Trainer::from_checkpoint(run, agent, checkpoint)?;
+    complete(trainer, &job, progress)
+}
+
+/// Whether `dir` holds a repair job that has not finished (which `saferl train --resume`
+/// would wrongly continue as a training run).
+pub fn is_unfinished(dir: &Path) -> bool {
+    dir.join(JOB_FILE).exists() && !dir.join(SUMMARY_FILE).exists()
+}
+
+/// Checkpoints the agent just taken over, then records the job: from here on the job
+/// can be resumed.
+fn start(
+    mut trainer: Trainer,
+    job: Job,
+    progress: &ProgressBar,
+) -> Result<RepairSummary, RunError> {
+    trainer.checkpoint()?;
+    let path = trainer.opened_run().dir.join(JOB_FILE);
+    let json = serde_json::to_string_pretty(&job).expect("a job serializes");
+    crate::atomic::write(&path, json.as_bytes()).map_err(|e| RunError::io(&path, e))?;
+    complete(trainer, &job, progress)
+}
+
+fn read_job(dir: &Path) -> Result<Job, RunError> {
+    let path = dir.join(JOB_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => RunError::Invalid(format!(
+            "{} has no {JOB_FILE}: it is not a `saferl repair` run, or one stopped before its first checkpoint (start it again)",
+            dir.display()
+        )),
+        _ => RunError::io(&path, e),
+    })?;
+    serde_json::from_str(&text).map_err(|e| RunError::Invalid(format!("{}: {e}", path.display())))
 }
 
 /// Checks that `net` has the shape of `run`'s actor (inputs and layer widths).
@@ -161,15 +234,31 @@ fn warm_up_critic(
     counters
 }
 
-/// Runs the repair round, then writes the repaired actor and `repair.json`.
-fn finish(
+/// The job's round: the one under way, the one a crash interrupted before the outputs
+/// were written, or (in a job just started) a new one if the actor is not verified safe.
+fn round_result(trainer: &mut Trainer, progress: &ProgressBar) -> Result<RoundResult, RunError> {
+    let state = trainer.repair_state();
+    let report = if state.round.is_some() {
+        trainer.continue_repair_round(progress)?
+    } else if let Some(report) = &state.last_round {
+        report.clone()
+    } else {
+        return trainer.repair_round(progress);
+    };
+    Ok(RoundResult {
+        verdicts_before: report.verdicts_before.clone(),
+        report: Some(report),
+    })
+}
+
+/// Runs the job's round to its end, then writes the repaired actor and `repair.json`.
+fn complete(
     mut trainer: Trainer,
-    source: &Path,
-    warmup_s: f64,
-    started: Instant,
+    job: &Job,
     progress: &ProgressBar,
 ) -> Result<RepairSummary, RunError> {
-    let result = trainer.repair_round(progress)?;
+    let session = Instant::now();
+    let result = round_result(&mut trainer, progress)?;
     let run = trainer.opened_run().clone();
     let (verdicts_after, verified_after) = match &result.report {
         Some(report) => (report.verdicts.clone(), report.verified),
@@ -178,17 +267,21 @@ fn finish(
     let actor = run.dir.join("repaired-actor.nnet");
     run.write_policy(&trainer.agent().policy(), &actor)
         .map_err(|e| RunError::Invalid(e.to_string()))?;
+    let repair_s = result
+        .report
+        .as_ref()
+        .map_or_else(|| session.elapsed().as_secs_f64(), |r| r.wall_s);
     let summary = RepairSummary {
-        source: source.to_path_buf(),
+        source: job.source.clone(),
         verdicts_before: result.verdicts_before,
         round: result.report,
         verdicts_after,
         verified_after,
-        warmup_s,
-        wall_time_s: started.elapsed().as_secs_f64(),
+        warmup_s: job.warmup_s,
+        wall_time_s: job.warmup_s + repair_s,
         actor,
     };
-    let path = run.dir.join("repair.json");
+    let path = run.dir.join(SUMMARY_FILE);
     let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
     crate::atomic::write(&path, json.as_bytes()).map_err(|e| RunError::io(&path, e))?;
     Ok(summary)

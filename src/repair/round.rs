@@ -46,6 +46,9 @@ pub struct RepairState {
     pub penalized_steps: u64,
     /// The round under way, if any.
     pub round: Option<RoundState>,
+    /// The report of the last finished round (what `saferl repair --resume` reports when
+    /// the crash came after the round but before its outputs were written).
+    pub last_round: Option<RoundReport>,
 }
 
 impl RepairState {
@@ -57,7 +60,16 @@ impl RepairState {
             passes: 0,
             penalized_steps: 0,
             round: None,
+            last_round: None,
         }
+    }
+
+    /// The round under way.
+    ///
+    /// # Panics
+    /// If no round is open: the passes of [`Repairer::advance`] only run inside one.
+    fn open_round(&mut self) -> &mut RoundState {
+        self.round.as_mut().expect("an open round")
     }
 }
 
@@ -74,6 +86,8 @@ pub enum Phase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundState {
     pub phase: Phase,
+    /// Verdict per property when the round opened, `name=verdict …`.
+    pub verdicts_before: String,
     /// Mean greedy return before the round.
     pub baseline: f64,
     pub regions_before: u64,
@@ -87,8 +101,36 @@ pub struct RoundState {
     pub wall_s: f64,
 }
 
+impl RoundState {
+    /// The log record of a pass in the current phase; `check` is the reachability run at
+    /// the start of the pass, if one ran.
+    fn pass_report(
+        &self,
+        check: Option<&SafetyCheck>,
+        stats: PassStats,
+        return_mean: Option<f64>,
+    ) -> PassReport {
+        PassReport {
+            pass: 0, // numbered by `advance`
+            phase: self.phase,
+            verified: check.is_some_and(SafetyCheck::verified),
+            unsafe_regions: check.map_or(0, SafetyCheck::regions),
+            unsafe_vertices: check.map_or(0, SafetyCheck::vertices),
+            // Every start state either ran an episode or was refused by the environment.
+            start_states: (stats.episodes + stats.skipped) as usize,
+            episodes: stats.episodes,
+            penalized_steps: stats.penalized,
+            skipped: stats.skipped,
+            updates: stats.updates,
+            return_mean,
+            reach_s: check.map_or(0.0, |c| c.seconds),
+            seconds: 0.0,
+        }
+    }
+}
+
 /// How a round ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Outcome {
     /// Verified safe, return within the guard.
@@ -118,11 +160,14 @@ pub struct PassReport {
 }
 
 /// A finished round, for the logs and `saferl repair`'s summary.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoundReport {
     pub round: u64,
     pub outcome: Outcome,
     pub verified: bool,
+    /// Verdict per property when the round opened…
+    pub verdicts_before: String,
+    /// …and when it ended.
     pub verdicts: String,
     pub regions_before: u64,
     pub unsafe_regions: usize,
@@ -202,6 +247,7 @@ impl Repairer<'_> {
         let baseline = self.evaluate(&agent.policy()).return_mean;
         state.round = Some(RoundState {
             phase: Phase::Penalize,
+            verdicts_before: check.verdicts(),
             baseline,
             regions_before: check.regions() as u64,
             passes: 0,
@@ -225,7 +271,7 @@ impl Repairer<'_> {
         rng: &mut impl Rng,
     ) -> Result<Advance, RepairError> {
         let started = Instant::now();
-        let phase = state.round.as_ref().expect("an open round").phase;
+        let phase = state.open_round().phase;
         let result = match phase {
             Phase::Penalize => self.penalize(agent, replay, state, rng),
             Phase::Replay => self.replay(agent, replay, state, rng),
@@ -233,8 +279,7 @@ impl Repairer<'_> {
         let elapsed = started.elapsed().as_secs_f64();
         match result? {
             Advance::Pass(mut pass) => {
-                let round = state.round.as_mut().expect("still open");
-                round.wall_s += elapsed;
+                state.open_round().wall_s += elapsed;
                 state.passes += 1;
                 pass.pass = state.passes;
                 pass.seconds = elapsed;
@@ -242,6 +287,7 @@ impl Repairer<'_> {
             }
             Advance::Done(mut report) => {
                 report.wall_s += elapsed;
+                state.last_round = Some((*report).clone());
                 Ok(Advance::Done(report))
             }
         }
@@ -257,32 +303,28 @@ impl Repairer<'_> {
         let run: &Run = self.run;
         let config = &run.config.repair;
         let mut check = self.check(&agent.policy())?;
-        let round = state.round.as_mut().expect("an open round");
-        round.reach_s += check.seconds;
+        state.open_round().reach_s += check.seconds;
         if check.verified() {
-            let report = self.evaluate(&agent.policy());
-            let round = state.round.as_mut().expect("an open round");
-            if change_ratio(round.baseline, report.return_mean) >= config.min_change_ratio {
-                return Ok(self.finish(state, Outcome::Repaired, &check, report.return_mean));
+            let return_mean = self.evaluate(&agent.policy()).return_mean;
+            let round = state.open_round();
+            if change_ratio(round.baseline, return_mean) >= config.min_change_ratio {
+                return Ok(self.finish(state, Outcome::Repaired, &check, return_mean));
             }
-            round.best_safe = Some((report.return_mean, agent.state()));
+            let pass = round.pass_report(Some(&check), PassStats::default(), Some(return_mean));
+            round.best_safe = Some((return_mean, agent.state()));
             round.phase = Phase::Replay;
-            return Ok(Advance::Pass(pass_report(
-                Some(&check),
-                Phase::Penalize,
-                0,
-                PassStats::default(),
-                Some(report.return_mean),
-            )));
+            return Ok(Advance::Pass(pass));
         }
-        if round.passes >= config.max_passes as u64 {
+        let passes = state.open_round().passes;
+        if passes >= config.max_passes as u64 {
             let final_return = self.evaluate(&agent.policy()).return_mean;
             return Ok(self.finish(state, Outcome::Unrepaired, &check, final_return));
         }
-        let selections =
-            check.properties.iter().zip(self.properties).map(|(c, p)| {
-                select_vertices(&c.regions, &p.input, config.max_points, round.passes)
-            });
+        let selections = check
+            .properties
+            .iter()
+            .zip(self.properties)
+            .map(|(c, p)| select_vertices(&c.regions, &p.input, config.max_points, passes));
         let starts = start_states(selections, rng);
         check.forget_regions();
         let mut learner =
@@ -301,16 +343,10 @@ impl Repairer<'_> {
         );
         agent.restore(&learner.state())?;
         state.penalized_steps += stats.penalized;
-        let round = state.round.as_mut().expect("an open round");
+        let round = state.open_round();
         round.passes += 1;
         round.penalized_steps += stats.penalized;
-        Ok(Advance::Pass(pass_report(
-            Some(&check),
-            Phase::Penalize,
-            starts.len(),
-            stats,
-            None,
-        )))
+        Ok(Advance::Pass(round.pass_report(Some(&check), stats, None)))
     }
 
     fn replay(
@@ -322,7 +358,7 @@ impl Repairer<'_> {
     ) -> Result<Advance, RepairError> {
         let run: &Run = self.run;
         let config = &run.config.repair;
-        let round = state.round.as_ref().expect("an open round");
+        let round = state.open_round();
         let (best_return, best_state) = round.best_safe.clone().expect("a safe actor in replay");
         if round.replay_rounds >= config.replay_rounds as u64 {
             agent.restore(&best_state)?;
@@ -342,37 +378,33 @@ impl Repairer<'_> {
             rng,
         );
         agent.restore(&learner.state())?;
-        let report = self.evaluate(&agent.policy());
-        let round = state.round.as_mut().expect("an open round");
-        round.replay_rounds += 1;
+        let return_mean = self.evaluate(&agent.policy()).return_mean;
+        state.open_round().replay_rounds += 1;
         let stats = PassStats {
             updates: config.replay_updates as u64,
             ..PassStats::default()
         };
-        if report.return_mean <= best_return {
-            return Ok(Advance::Pass(pass_report(
+        if return_mean <= best_return {
+            let round = state.open_round();
+            return Ok(Advance::Pass(round.pass_report(
                 None,
-                Phase::Replay,
-                0,
                 stats,
-                Some(report.return_mean),
+                Some(return_mean),
             )));
         }
         let check = self.check(&agent.policy())?;
-        let round = state.round.as_mut().expect("an open round");
+        let round = state.open_round();
         round.reach_s += check.seconds;
         if check.verified() {
-            round.best_safe = Some((report.return_mean, agent.state()));
-            if change_ratio(round.baseline, report.return_mean) >= config.min_change_ratio {
-                return Ok(self.finish(state, Outcome::Repaired, &check, report.return_mean));
+            round.best_safe = Some((return_mean, agent.state()));
+            if change_ratio(round.baseline, return_mean) >= config.min_change_ratio {
+                return Ok(self.finish(state, Outcome::Repaired, &check, return_mean));
             }
         }
-        Ok(Advance::Pass(pass_report(
+        Ok(Advance::Pass(round.pass_report(
             Some(&check),
-            Phase::Replay,
-            0,
             stats,
-            Some(report.return_mean),
+            Some(return_mean),
         )))
     }
 
@@ -391,6 +423,7 @@ impl Repairer<'_> {
             outcome,
             verified: check.verified(),
             verdicts: check.verdicts(),
+            verdicts_before: round.verdicts_before,
             regions_before: round.regions_before,
             unsafe_regions: check.regions(),
             unsafe_vertices: check.vertices(),
@@ -404,30 +437,5 @@ impl Repairer<'_> {
             reach_s: round.reach_s,
             wall_s: round.wall_s,
         }))
-    }
-}
-
-/// A pass's log record; `check` is the reachability run at its start, if one ran.
-fn pass_report(
-    check: Option<&SafetyCheck>,
-    phase: Phase,
-    start_states: usize,
-    stats: PassStats,
-    return_mean: Option<f64>,
-) -> PassReport {
-    PassReport {
-        pass: 0, // numbered by `advance`
-        phase,
-        verified: check.is_some_and(SafetyCheck::verified),
-        unsafe_regions: check.map_or(0, SafetyCheck::regions),
-        unsafe_vertices: check.map_or(0, SafetyCheck::vertices),
-        start_states,
-        episodes: stats.episodes,
-        penalized_steps: stats.penalized,
-        skipped: stats.skipped,
-        updates: stats.updates,
-        return_mean,
-        reach_s: check.map_or(0.0, |c| c.seconds),
-        seconds: 0.0,
     }
 }

@@ -77,6 +77,11 @@ impl ReplayBuffer {
         (self.obs_dim, self.act_dim)
     }
 
+    /// The lowest reward held, if any.
+    pub fn min_reward(&self) -> Option<f64> {
+        self.rewards.iter().copied().reduce(f32::min).map(f64::from)
+    }
+
     /// Adds a transition, overwriting the oldest once full.
     pub fn push(&mut self, t: &Transition) {
         debug_assert_eq!(t.observation.len(), self.obs_dim);
