@@ -33,10 +33,13 @@ pub struct Spec<'a> {
     pub margin: f64,
 }
 
-/// Whether the ReLU binaries are decision variables (MILP) or fixed (QP).
+/// Whether the ReLU binaries are decision variables (MILP) or fixed, and with which
+/// objective: epigraph variables for tangent cuts, or the quadratic one (QP).
 pub enum Binaries<'a> {
     Free,
     Fixed(&'a [f64]),
+    /// Fixed, with the epigraph objective: an LP the caller refines with cuts.
+    FixedEpigraph(&'a [f64]),
 }
 
 /// `Σ coeff·col + constant`.
@@ -68,19 +71,25 @@ pub struct Encoding {
     pub output_bounds: Vec<Vec<Interval>>,
     /// ReLU and disjunction binaries, in creation order.
     pub binaries: Vec<Col>,
+    /// Per binary, its value for the original network: each ReLU's original phase and,
+    /// for the half-space to leave, the one the original output is closest to leaving.
+    /// Fixing these gives the QP of a pattern-preserving patch, a good first incumbent.
+    pub original_binaries: Vec<f64>,
 }
 
 struct Builder<'a, 'b> {
     problem: RowProblem,
     binaries: Vec<Col>,
+    original_binaries: Vec<f64>,
     fixed: &'b Binaries<'a>,
 }
 
 impl Builder<'_, '_> {
-    fn binary(&mut self) -> Col {
+    fn binary(&mut self, original: bool) -> Col {
+        self.original_binaries.push(f64::from(u8::from(original)));
         let col = match self.fixed {
             Binaries::Free => self.problem.add_integer_column(0.0, 0.0..=1.0),
-            Binaries::Fixed(values) => {
+            Binaries::Fixed(values) | Binaries::FixedEpigraph(values) => {
                 let v = values[self.binaries.len()].round();
                 self.problem.add_column(0.0, v..=v)
             }
@@ -95,8 +104,9 @@ impl Builder<'_, '_> {
         self.problem.add_row(lo..=hi, &expr.terms);
     }
 
-    /// `max(pre, 0)` as an expression, given sound bounds on `pre`.
-    fn relu(&mut self, pre: Expr, bound: Interval) -> Expr {
+    /// `max(pre, 0)` as an expression, given sound bounds on `pre` and its value in the
+    /// original network.
+    fn relu(&mut self, pre: Expr, bound: Interval, original: f64) -> Expr {
         if pre.terms.is_empty() {
             return Expr::constant(pre.constant.max(0.0));
         }
@@ -114,7 +124,7 @@ impl Builder<'_, '_> {
         if bound.lo >= 0.0 {
             self.row(0.0, 0.0, &x_minus_pre);
         } else {
-            let phi = self.binary();
+            let phi = self.binary(original > 0.0);
             // x ≥ pre
             self.row(0.0, f64::INFINITY, &x_minus_pre);
             // x ≤ pre − lo·(1 − φ)  ⇔  x − pre − lo·φ ≤ −lo
@@ -143,6 +153,7 @@ impl Encoding {
         let mut b = Builder {
             problem: RowProblem::default(),
             binaries: Vec::new(),
+            original_binaries: Vec::new(),
             fixed: &binaries,
         };
         let delta = b.problem.add_column(spec.lambda, 0.0..=spec.max_change);
@@ -209,11 +220,12 @@ impl Encoding {
                     ),
                 })
                 .collect();
+            let original = original_pre_activations(net, spec.layer, &layer_input);
             for (depth, next) in net.layers()[spec.layer + 1..].iter().enumerate() {
                 let post: Vec<Expr> = pre
                     .into_iter()
-                    .zip(&bounds[depth])
-                    .map(|(p, &bound)| b.relu(p, bound))
+                    .zip(bounds[depth].iter().zip(&original[depth]))
+                    .map(|(p, (&bound, &value))| b.relu(p, bound, value))
                     .collect();
                 pre = (0..next.outputs())
                     .map(|j| affine_of(next.weights.row(j).iter().copied(), next.bias[j], &post))
@@ -241,15 +253,12 @@ impl Encoding {
             }
             for constraint in spec.constraints {
                 if constraint.applies_to(&sample.input, 1e-9) {
-                    avoid_unsafe_set(
-                        &mut b,
-                        spec.margin,
-                        constraint,
-                        n,
-                        sample,
-                        &y_cols,
-                        &y_bounds,
-                    )?;
+                    let outputs = SampleOutputs {
+                        cols: &y_cols,
+                        bounds: &y_bounds,
+                        original: original.last().expect("the original outputs"),
+                    };
+                    avoid_unsafe_set(&mut b, spec.margin, constraint, n, sample, &outputs)?;
                 }
             }
             outputs.push(y_cols);
@@ -263,6 +272,7 @@ impl Encoding {
             errors,
             output_bounds,
             binaries: b.binaries,
+            original_binaries: b.original_binaries,
         })
     }
 }
@@ -274,6 +284,19 @@ pub fn activations_before(prefix: &[crate::nn::Layer], input: &[f64]) -> Vec<f64
         value = layer.affine(&value).map(|v| v.max(0.0));
     }
     value.as_slice().to_vec()
+}
+
+/// The original network's pre-activations of layers `layer..` (the last: its outputs).
+fn original_pre_activations(net: &ReluNet, layer: usize, layer_input: &[f64]) -> Vec<Vec<f64>> {
+    let mut value = nalgebra::DVector::from_column_slice(layer_input);
+    net.layers()[layer..]
+        .iter()
+        .map(|l| {
+            let pre = l.affine(&value);
+            value = pre.map(|v| v.max(0.0));
+            pre.as_slice().to_vec()
+        })
+        .collect()
 }
 
 /// `Σ w_i · post_i + bias`, merging constants.
@@ -289,6 +312,13 @@ fn affine_of(weights: impl Iterator<Item = f64>, bias: f64, post: &[Expr]) -> Ex
     out
 }
 
+/// One sample's output columns, their sound bounds and the original network's outputs.
+struct SampleOutputs<'a> {
+    cols: &'a [Col],
+    bounds: &'a [Interval],
+    original: &'a [f64],
+}
+
 /// Rows making sample `n`'s output avoid every unsafe polytope of `constraint`: for each
 /// polytope, at least one of its half-spaces must be violated by a margin (one binary per
 /// candidate half-space when there are several).
@@ -298,9 +328,9 @@ fn avoid_unsafe_set(
     constraint: &Constraint,
     n: usize,
     sample: &Sample,
-    y: &[Col],
-    y_bounds: &[Interval],
+    outputs: &SampleOutputs,
 ) -> Result<(), PatchError> {
+    let (y, y_bounds, original_y) = (outputs.cols, outputs.bounds, outputs.original);
     'polytope: for (d, polytope) in constraint.unsafe_set.iter().enumerate() {
         // Half-spaces h·y ≤ r; leaving one means h·y ≥ r + margin.
         let mut candidates = Vec::new();
@@ -339,7 +369,25 @@ fn avoid_unsafe_set(
             }
             [(h, need, _)] => b.problem.add_row(*need.., terms(h)),
             _ => {
-                let choices: Vec<Col> = candidates.iter().map(|_| b.binary()).collect();
+                // The original network is closest to leaving through this half-space.
+                let slack = |h: &super::JointHalfSpace, need: f64| {
+                    h.output
+                        .iter()
+                        .zip(original_y)
+                        .map(|(a, v)| a * v)
+                        .sum::<f64>()
+                        - need
+                };
+                let closest = (0..candidates.len())
+                    .max_by(|&i, &k| {
+                        let (hi, ni, _) = candidates[i];
+                        let (hk, nk, _) = candidates[k];
+                        slack(hi, ni).total_cmp(&slack(hk, nk))
+                    })
+                    .expect("several candidates");
+                let choices: Vec<Col> = (0..candidates.len())
+                    .map(|i| b.binary(i == closest))
+                    .collect();
                 b.problem.add_row(1.0.., choices.iter().map(|&c| (c, 1.0)));
                 for ((h, need, lo), choice) in candidates.iter().zip(choices) {
                     // h·y ≥ need − (need − lo)·(1 − u)  ⇔  h·y − (need − lo)·u ≥ lo

@@ -9,6 +9,10 @@
 //! `t = min_h (rhs_h − x·a_h − y·b_h)` by which (x, y) lies inside the polytope. The
 //! polytope is unreachable iff the optimum is negative; HiGHS's dual bound proves that.
 //!
+//! Before each MILP, the reachability verifier's cheap attack looks for violations of
+//! output-only polytopes; what it finds is returned at once (re-evaluated), since on a wide
+//! box violations are often plentiful and the MILP's search for one can be slow.
+//!
 //! Soundness: the dual bound comes from LP relaxations, valid up to the LP tolerances,
 //! so "safe" needs it below `−tolerance·(1 + |rhs|)`; a maximiser is only called a
 //! counterexample after it is re-evaluated with `ReluNet::forward` and violates the
@@ -17,7 +21,8 @@
 use super::bounds::{Interval, box_bounds};
 use super::{Constraint, JointHalfSpace};
 use crate::nn::ReluNet;
-use crate::spec::InputSet;
+use crate::reach::falsify;
+use crate::spec::{HalfSpace, InputSet, Property, UnsafeSet};
 use highs::{Col, HighsModelStatus, HighsSolutionStatus, RowProblem, Sense};
 use std::time::{Duration, Instant};
 
@@ -100,6 +105,19 @@ pub fn verify_constraint(
             undecided = true;
             break;
         };
+        let corners = (lower.clone(), upper.clone());
+        let attacked = attack(
+            net,
+            constraint,
+            polytope,
+            corners,
+            domain,
+            points_per_polytope,
+        );
+        if !attacked.is_empty() {
+            violating.extend(attacked);
+            continue;
+        }
         let mut model = Model::build(net, &bounds, &lower, &upper, &domain.constraints, polytope);
         outcome.binaries = outcome.binaries.max(model.binaries);
         let first_started = Instant::now();
@@ -145,6 +163,58 @@ pub fn verify_constraint(
     outcome.points.extend(near);
     outcome.seconds = started.elapsed().as_secs_f64();
     Ok(outcome)
+}
+
+/// Random inputs tried by the attack that runs before each MILP.
+const ATTACK_SAMPLES: usize = 2000;
+
+/// Violations found without the MILP by the reachability verifier's attack (random and
+/// face-pinned samples, then gradient ascent), for polytopes over the outputs only: on a
+/// wide box they are often plentiful, and each costs milliseconds instead of a solve.
+/// Returns up to `count` points, each re-evaluated on the network; none for
+/// input-dependent polytopes.
+fn attack(
+    net: &ReluNet,
+    constraint: &Constraint,
+    polytope: &[JointHalfSpace],
+    (lower, upper): Corners,
+    domain: &InputSet,
+    count: usize,
+) -> Vec<Vec<f64>> {
+    if polytope.iter().any(|h| h.input.iter().any(|&a| a != 0.0)) {
+        return Vec::new();
+    }
+    let property = Property {
+        name: constraint.name.clone(),
+        input: InputSet {
+            lower,
+            upper,
+            constraints: domain.constraints.clone(),
+        },
+        unsafe_set: UnsafeSet {
+            disjuncts: vec![
+                polytope
+                    .iter()
+                    .map(|h| HalfSpace {
+                        coeffs: h.output.clone(),
+                        rhs: h.rhs,
+                    })
+                    .collect(),
+            ],
+        },
+    };
+    let mut found: Vec<Vec<f64>> = Vec::new();
+    for seed in 0..count as u64 {
+        let Some(c) = falsify::attack(net, &property, ATTACK_SAMPLES, seed) else {
+            break;
+        };
+        let real = property.input.contains(&c.input)
+            && constraint.violated_by(&c.input, &net.forward(&c.input));
+        if real && !found.contains(&c.input) {
+            found.push(c.input);
+        }
+    }
+    found
 }
 
 /// Lower and upper corners of a box.
