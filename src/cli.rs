@@ -652,26 +652,7 @@ fn patch_net(args: PatchArgs) -> Result<()> {
     let quiet = args.quiet || args.json;
     let report = job::run(&input, &mut |r| {
         if !quiet {
-            let verdicts: Vec<String> =
-                r.verdicts.iter().map(|(n, v)| format!("{n} {v}")).collect();
-            eprintln!(
-                "round {}: {} samples, {} (objective {:.4}, gap {:.2}%, δ {:.4}) in {:.1} s; verify: {} ({} unsafe regions, {} new samples) in {:.1} s",
-                r.round,
-                r.samples,
-                r.status,
-                r.objective,
-                100.0 * r.gap,
-                r.delta,
-                r.patch_seconds,
-                if verdicts.is_empty() {
-                    "nothing verifiable".to_string()
-                } else {
-                    verdicts.join(", ")
-                },
-                r.unsafe_regions,
-                r.new_samples,
-                r.verify_seconds
-            );
+            eprintln!("{}", crate::repair::patch::log::round_line(r));
         }
     })?;
     if args.json {

@@ -24,6 +24,7 @@ pub mod constraint;
 pub mod data;
 mod encode;
 pub mod job;
+pub mod log;
 pub mod metrics;
 pub mod milp_verify;
 mod repair_loop;
