@@ -368,6 +368,9 @@ fn train(args: TrainArgs) -> Result<()> {
         e.episodes,
         e.violation_rate
     );
+    if let Some(report) = &summary.patch {
+        println!("{}", crate::repair::patch::actor_job::report_line(report));
+    }
     Ok(())
 }
 

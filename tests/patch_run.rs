@@ -116,6 +116,28 @@ fn patch_run_writes_a_patched_actor_that_satisfies_its_samples_and_is_verified()
 }
 
 #[test]
+fn train_with_patch_enabled_ends_with_a_patched_actor_and_its_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = train(dir.path(), &strict_config(true));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("patch: verified safe"), "{stdout}");
+    let run = dir.path().join("run");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("summary.json")).unwrap()).unwrap();
+    let patch = &summary["patch"];
+    assert_eq!(patch["verified"], true, "{summary}");
+    assert_eq!(patch["repair_violations"], 0);
+    assert!(!patch["rounds"].as_array().unwrap().is_empty());
+    recheck(&run, true);
+    assert!(scalar_tags(&run).contains("patch/verified,"));
+}
+
+#[test]
 fn a_bad_patch_setting_fails_with_one_line_naming_the_key() {
     let dir = tempfile::tempdir().unwrap();
     let text = strict_config(true).to_toml();
