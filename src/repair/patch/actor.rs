@@ -113,16 +113,16 @@ fn take_mixed(
     taken
 }
 
-/// Up to `cap` vertices of each property's unsafe regions (one per region first, then
+/// Up to `cap` vertices of `property`'s unsafe `regions` (one per region first, then
 /// round-robin; clamped into the property's box), with `net`'s outputs as targets.
-pub fn vertex_samples<'a>(
+pub fn vertex_samples(
     net: &ReluNet,
-    found: impl IntoIterator<Item = (&'a Property, &'a [UnsafeRegion])>,
+    property: &Property,
+    regions: &[UnsafeRegion],
     cap: usize,
 ) -> Vec<Sample> {
-    found
+    select_vertices(regions, &property.input, cap, 0)
         .into_iter()
-        .flat_map(|(property, regions)| select_vertices(regions, &property.input, cap, 0))
         .map(|input| Sample {
             target: net.forward(&input),
             input,

@@ -111,18 +111,20 @@ pub fn patch_actor(
     progress.set_message("patch: verifying the actor");
     let timeout = settings.verify_timeout.map(Duration::from_secs_f64);
     let mut verdicts_before = Vec::new();
-    let mut found = Vec::new();
+    let mut unsafe_regions_before = 0;
+    let mut vertices = Vec::new();
     for property in &properties {
+        // The regions can hold millions of vertices: keep only the chosen ones.
         let result = all_regions(net, property, timeout, progress)?;
         verdicts_before.push((property.name.clone(), result.verdict.to_string()));
-        found.push(result.regions);
+        unsafe_regions_before += result.regions.len();
+        vertices.extend(vertex_samples(
+            net,
+            property,
+            &result.regions,
+            settings.max_new_samples,
+        ));
     }
-    let unsafe_regions_before = found.iter().map(Vec::len).sum();
-    let vertices = vertex_samples(
-        net,
-        properties.iter().zip(found.iter().map(Vec::as_slice)),
-        settings.max_new_samples,
-    );
     let split = buffer_samples(
         net,
         states,
