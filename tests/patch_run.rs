@@ -9,6 +9,7 @@ use saferl::nn::ActionScaling;
 use saferl::nn::nnet::read_nnet;
 use saferl::reach::{self, Options, Verdict};
 use saferl::repair::patch::actor::actor_constraints;
+use saferl::repair::patch::config::VerifierKind;
 use saferl::repair::patch::data::read_samples;
 use saferl::repair::patch::violations;
 use saferl::run::Run;
@@ -118,7 +119,10 @@ fn patch_run_writes_a_patched_actor_that_satisfies_its_samples_and_is_verified()
 #[test]
 fn train_with_patch_enabled_ends_with_a_patched_actor_and_its_verdict() {
     let dir = tempfile::tempdir().unwrap();
-    let output = train(dir.path(), &strict_config(true));
+    // Closed by exact reachability here (`patch --run` above uses the default, MILP).
+    let mut config = strict_config(true);
+    config.patch.verifier = VerifierKind::Reach;
+    let output = train(dir.path(), &config);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
