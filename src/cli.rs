@@ -98,17 +98,26 @@ struct RepairArgs {
 #[derive(Debug, Args)]
 struct PatchArgs {
     /// The network to patch (.nnet).
+    #[arg(
+        long,
+        required_unless_present = "run",
+        conflicts_with = "run",
+        requires_all = ["config", "data"]
+    )]
+    net: Option<PathBuf>,
+    /// Patch the actor of this run instead (latest checkpoint): the properties and
+    /// `[patch]` settings of its config, samples from its replay buffer.
+    #[arg(long, value_name = "RUN_DIR")]
+    run: Option<PathBuf>,
+    /// With --net: the patch config (TOML: the constraints and the patch settings, see
+    /// `saferl::repair::patch::config`). With --run: a config replacing the run's own.
     #[arg(long)]
-    net: PathBuf,
-    /// Patch config (TOML): the constraints and the patch settings (see
-    /// `saferl::repair::patch::config`).
-    #[arg(long)]
-    config: PathBuf,
+    config: Option<PathBuf>,
     /// Samples (CSV: the inputs, then the targets, one sample per line; optional header).
-    #[arg(long)]
-    data: PathBuf,
+    #[arg(long, requires = "net")]
+    data: Option<PathBuf>,
     /// Held-out test samples (same format); without it they are drawn from --data.
-    #[arg(long)]
+    #[arg(long, requires = "net")]
     test_data: Option<PathBuf>,
     /// Repair this layer (index into the network's layers, 0 = first; default: the last).
     #[arg(long)]
@@ -116,19 +125,22 @@ struct PatchArgs {
     /// Most patch-and-verify rounds.
     #[arg(long)]
     max_rounds: Option<usize>,
-    /// Repair samples drawn from the data.
+    /// Repair samples drawn from the data (--run: from the replay buffer).
     #[arg(long)]
     samples: Option<usize>,
     /// Seed of the data split.
     #[arg(long)]
     seed: Option<u64>,
-    /// Output directory (default: runs/patch-<timestamp>).
-    #[arg(long)]
+    /// With --net: output directory (default: runs/patch-<timestamp>).
+    #[arg(long, conflicts_with = "run")]
     out: Option<PathBuf>,
+    /// With --run: the new run directory (default: runs/<name>-patch-<timestamp>).
+    #[arg(long, conflicts_with = "net")]
+    run_dir: Option<PathBuf>,
     /// Print the report as one JSON object.
     #[arg(long)]
     json: bool,
-    /// No per-round lines.
+    /// No progress indicator or per-round lines.
     #[arg(long)]
     quiet: bool,
 }
@@ -356,6 +368,9 @@ fn train(args: TrainArgs) -> Result<()> {
         e.episodes,
         e.violation_rate
     );
+    if let Some(report) = &summary.patch {
+        println!("{}", crate::repair::patch::actor_job::report_line(report));
+    }
     Ok(())
 }
 
@@ -634,14 +649,20 @@ fn spinner(quiet: bool, what: &str) -> ProgressBar {
 
 fn patch_net(args: PatchArgs) -> Result<()> {
     use crate::repair::patch::job;
+    let sources = (args.net.clone(), args.run.clone());
+    let (net, config, data) = match (sources, args.config.clone(), args.data.clone()) {
+        ((Some(net), None), Some(config), Some(data)) => (net, config, data),
+        ((None, Some(run)), config, None) => return patch_run(&args, run, config),
+        _ => unreachable!("clap requires --run, or --net with --config and --data"),
+    };
     let out = args.out.clone().unwrap_or_else(|| {
         let stamp = chrono::Local::now().format("%Y%m%d-%H%M%S");
         PathBuf::from("runs").join(format!("patch-{stamp}"))
     });
     let input = job::JobInput {
-        net: args.net,
-        config: args.config,
-        data: args.data,
+        net,
+        config,
+        data,
         test_data: args.test_data,
         out,
         layer: args.layer,
@@ -652,26 +673,7 @@ fn patch_net(args: PatchArgs) -> Result<()> {
     let quiet = args.quiet || args.json;
     let report = job::run(&input, &mut |r| {
         if !quiet {
-            let verdicts: Vec<String> =
-                r.verdicts.iter().map(|(n, v)| format!("{n} {v}")).collect();
-            eprintln!(
-                "round {}: {} samples, {} (objective {:.4}, gap {:.2}%, δ {:.4}) in {:.1} s; verify: {} ({} unsafe regions, {} new samples) in {:.1} s",
-                r.round,
-                r.samples,
-                r.status,
-                r.objective,
-                100.0 * r.gap,
-                r.delta,
-                r.patch_seconds,
-                if verdicts.is_empty() {
-                    "nothing verifiable".to_string()
-                } else {
-                    verdicts.join(", ")
-                },
-                r.unsafe_regions,
-                r.new_samples,
-                r.verify_seconds
-            );
+            eprintln!("{}", crate::repair::patch::log::round_line(r));
         }
     })?;
     if args.json {
@@ -702,6 +704,42 @@ fn patch_net(args: PatchArgs) -> Result<()> {
         for (name, reason) in &report.unverifiable {
             println!("not verifiable: `{name}`: {reason}");
         }
+    }
+    Ok(())
+}
+
+/// `saferl patch --run`: patches a run's actor into a new run directory.
+fn patch_run(args: &PatchArgs, source: PathBuf, config: Option<PathBuf>) -> Result<()> {
+    use crate::repair::patch::{actor_job, log::round_line};
+    let dir = match &args.run_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            let name = Run::open(&source)?.config.name;
+            crate::config::timestamped_run_dir(&format!("{name}-patch"))
+        }
+    };
+    let input = actor_job::RunInput {
+        source,
+        config,
+        out: dir,
+        layer: args.layer,
+        samples: args.samples,
+        max_rounds: args.max_rounds,
+        seed: args.seed,
+    };
+    let quiet = args.quiet || args.json;
+    let progress = spinner(quiet, "patching ");
+    let report = actor_job::patch_run(&input, &progress, &mut |round| {
+        if !quiet {
+            progress.suspend(|| eprintln!("{}", round_line(round)));
+        }
+    });
+    progress.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{}", actor_job::report_line(&report));
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! Omitted keys take the documented defaults, and the fully resolved config is written
 //! into every run directory so the run can be reproduced.
 
+use crate::repair::patch::config::PatchSettings;
 use crate::spec::{InputSet, Property, UnsafeSet, linear::parse_inequality};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -47,6 +48,10 @@ pub struct Config {
     /// Reachability-guided repair rounds during training and in `saferl repair`.
     #[serde(default)]
     pub repair: RepairConfig,
+    /// NNRepLayer patch of the actor (`saferl patch --run`, and the end of `saferl train`
+    /// when enabled): the `--net` patch settings, over the config's properties.
+    #[serde(default)]
+    pub patch: PatchSettings,
 }
 
 /// Burn's CPU backends. `flex` is the default: it is measured faster (see README).
@@ -348,7 +353,9 @@ impl Config {
         toml::to_string_pretty(self).expect("a Config always serializes")
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks every value, naming the key of the first bad one (also after a command line
+    /// changed the config).
+    pub fn validate(&self) -> Result<(), String> {
         let t = &self.train;
         positive("train.episodes", t.episodes)?;
         positive("train.batch_size", t.batch_size)?;
@@ -383,7 +390,31 @@ impl Config {
         in_range("noise.theta", n.theta, 0.0, 1.0)?;
         in_range("noise.decay", n.decay, f64::MIN_POSITIVE, 1.0)?;
         in_range("noise.sigma_min", n.sigma_min, 0.0, n.sigma.max(0.0))?;
-        self.repair.validate()
+        self.repair.validate()?;
+        self.patch.validate()?;
+        self.validate_patch_layer()
+    }
+
+    /// The patched layer and neurons must exist in the actor.
+    fn validate_patch_layer(&self) -> Result<(), String> {
+        let Some(layer) = self.patch.layer else {
+            return Ok(());
+        };
+        let last = self.actor.hidden.len();
+        if layer > last {
+            return Err(format!(
+                "key `patch.layer`: expected a layer of the actor, 0 … {last} ({last}: the output layer), got {layer}"
+            ));
+        }
+        // The output layer's width is the environment's action count, checked by the patch.
+        if let Some(&width) = self.actor.hidden.get(layer)
+            && let Some(node) = self.patch.nodes.iter().flatten().find(|&&n| n >= width)
+        {
+            return Err(format!(
+                "key `patch.nodes`: layer {layer} has {width} neurons, got neuron {node}"
+            ));
+        }
+        Ok(())
     }
 
     /// The config's properties, checked against the environment's dimensions.

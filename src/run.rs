@@ -13,6 +13,8 @@ use crate::checkpoint::{self, Checkpoint, CheckpointError};
 use crate::config::{Config, ConfigError, EnvConfig};
 use crate::nn::nnet::{NnetError, NnetFile, Normalization, write_nnet};
 use crate::nn::{ActionScaling, Policy};
+use crate::repair::patch::Constraint;
+use crate::repair::patch::actor::actor_constraints;
 use crate::rl::{Ddpg, StateError};
 use crate::spec::Property;
 use rand::SeedableRng;
@@ -65,13 +67,17 @@ pub struct Run {
 impl Run {
     /// Creates `dir` (it must not already hold a run) and writes the resolved config.
     ///
-    /// The config's properties are checked first, so a bad config leaves no directory.
+    /// The config's properties are checked first (with `[patch] enabled`, also that the
+    /// patch can take them), so a bad config leaves no directory.
     pub fn create(dir: &Path, config: Config) -> Result<Self, RunError> {
         let run = Self {
             dir: dir.to_path_buf(),
             config,
         };
         run.properties()?;
+        if run.config.patch.enabled {
+            run.patch_constraints()?;
+        }
         if dir.join("config.toml").exists() {
             return Err(RunError::Invalid(format!(
                 "{} already holds a run: continue it with `saferl train --resume {}` (a repair: `saferl repair --resume {}`) or use another --run-dir",
@@ -123,6 +129,18 @@ impl Run {
             .map_err(|e| {
                 RunError::Invalid(format!("{}: {e}", self.dir.join("config.toml").display()))
             })
+    }
+
+    /// The properties restated over the actor's pre-tanh outputs, as patch constraints.
+    pub fn patch_constraints(&self) -> Result<Vec<Constraint>, RunError> {
+        let bounds = self.env().action_bounds();
+        let scaling = ActionScaling::from_bounds(&bounds.lower, &bounds.upper);
+        actor_constraints(&self.properties()?, &scaling).map_err(|e| {
+            RunError::Invalid(format!(
+                "{}: {e} (the patch works on the pre-tanh outputs)",
+                self.dir.join("config.toml").display()
+            ))
+        })
     }
 
     /// A fresh agent for this run's config and environment.

@@ -3,6 +3,8 @@
 use crate::checkpoint::{Checkpoint, Counters};
 use crate::eval::{EvalReport, Stream, episode_seed, evaluate, violates};
 use crate::log::Metrics;
+use crate::repair::patch::actor_job::{ActorPatchReport, patch_actor};
+use crate::repair::patch::log::round_line;
 use crate::repair::{self, Advance, RepairState, Repairer, RoundReport, RoundResult};
 use crate::rl::{Ddpg, Noise, ReplayBuffer, Transition};
 use crate::run::{Run, RunError};
@@ -22,6 +24,9 @@ pub struct TrainSummary {
     pub updates: u64,
     pub wall_time_s: f64,
     pub final_eval: EvalReport,
+    /// The patch of the final actor, with `[patch] enabled = true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<ActorPatchReport>,
 }
 
 /// A run being trained: all the state a checkpoint holds, plus the live logs.
@@ -194,12 +199,18 @@ impl Trainer {
         self.metrics
             .flush()
             .map_err(|e| RunError::io(&self.run.dir, e))?;
+        let patch = if self.run.config.patch.enabled {
+            Some(self.patch_final_actor(progress)?)
+        } else {
+            None
+        };
         let summary = TrainSummary {
             episodes: self.counters.episodes,
             env_steps: self.counters.env_steps,
             updates: self.counters.updates,
             wall_time_s: started.elapsed().as_secs_f64(),
             final_eval,
+            patch,
         };
         let path = self.run.dir.join("summary.json");
         let json = serde_json::to_string_pretty(&summary).expect("summary serializes");
@@ -428,6 +439,23 @@ impl Trainer {
                 }
             }
         }
+    }
+
+    /// The NNRepLayer patch-and-verify loop on the final actor, on the replay buffer's
+    /// states; writes `patched-actor.nnet` into the run (the trained actor stays in the
+    /// checkpoint).
+    fn patch_final_actor(&mut self, progress: &ProgressBar) -> Result<ActorPatchReport, RunError> {
+        let states = self.buffer.observations().collect();
+        patch_actor(
+            &self.run,
+            self.run.checkpoint_path(),
+            &self.agent.policy(),
+            states,
+            &mut self.metrics,
+            progress,
+            &mut |round| progress.println(round_line(round)),
+        )
+        .map_err(|e| RunError::Invalid(format!("patch: {e}")))
     }
 
     /// The run this trainer writes to.

@@ -82,6 +82,14 @@ impl ReplayBuffer {
         self.rewards.iter().copied().reduce(f32::min).map(f64::from)
     }
 
+    /// The stored observations (in storage order, not age order), widened back to f64:
+    /// the states the agent has visited, e.g. as repair samples for a layer patch.
+    pub fn observations(&self) -> impl Iterator<Item = Vec<f64>> + '_ {
+        self.observations
+            .chunks_exact(self.obs_dim.max(1))
+            .map(|o| o.iter().map(|&v| f64::from(v)).collect())
+    }
+
     /// Adds a transition, overwriting the oldest once full.
     pub fn push(&mut self, t: &Transition) {
         debug_assert_eq!(t.observation.len(), self.obs_dim);
@@ -185,5 +193,8 @@ mod tests {
         }
         // 0 and 1 were overwritten by 3 and 4.
         assert_eq!(seen.into_iter().collect::<Vec<_>>(), vec![2, 3, 4]);
+        let mut states: Vec<Vec<f64>> = buffer.observations().collect();
+        states.sort_by(|a, b| a[0].total_cmp(&b[0]));
+        assert_eq!(states, [[2.0, 2.0], [3.0, 3.0], [4.0, 4.0]]);
     }
 }

@@ -27,7 +27,7 @@
 //! ```
 
 use super::constraint::parse_joint_inequality;
-use super::{Constraint, PatchOptions};
+use super::{Constraint, LoopOptions, PatchOptions, Verifier};
 use crate::config::{ConfigError, deserialize_toml};
 use crate::spec::InputSet;
 use serde::{Deserialize, Serialize};
@@ -44,10 +44,14 @@ pub struct PatchConfig {
     pub constraints: Vec<ConstraintConfig>,
 }
 
-/// Patch and loop settings (all optional).
+/// Patch and loop settings (all optional): the `[patch]` table of a patch config and
+/// of a training config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PatchSettings {
+    /// Patch the final actor at the end of `saferl train` (training configs only;
+    /// `saferl patch` always patches).
+    pub enabled: bool,
     pub layer: Option<usize>,
     pub nodes: Option<Vec<usize>>,
     pub samples: usize,
@@ -84,6 +88,7 @@ impl Default for PatchSettings {
     fn default() -> Self {
         let o = PatchOptions::for_layer(0);
         Self {
+            enabled: false,
             layer: None,
             nodes: None,
             samples: 150,
@@ -105,6 +110,56 @@ impl Default for PatchSettings {
 }
 
 impl PatchSettings {
+    /// Checks every setting, naming the key (`patch.…`) of the first bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, v) in [
+            ("samples", self.samples),
+            ("max_rounds", self.max_rounds),
+            ("iterations", self.iterations),
+        ] {
+            crate::config::positive(&format!("patch.{key}"), v)?;
+        }
+        crate::config::in_range("patch.violating_share", self.violating_share, 0.0, 1.0)?;
+        for (key, v, zero_allowed) in [
+            ("max_change", self.max_change, false),
+            ("gap", self.gap, false),
+            ("lambda", self.lambda, true),
+            ("margin", self.margin, true),
+        ] {
+            if !(v.is_finite() && (v > 0.0 || zero_allowed && v == 0.0)) {
+                let expected = if zero_allowed { "≥ 0" } else { "> 0" };
+                return Err(format!(
+                    "key `patch.{key}`: expected a finite number {expected}, got {v}"
+                ));
+            }
+        }
+        for (key, v) in [
+            ("time_limit", self.time_limit),
+            ("verify_timeout", self.verify_timeout),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v > 0.0)
+            {
+                return Err(format!(
+                    "key `patch.{key}`: expected a positive number of seconds, got {v}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The loop options for a network with `layers` layers, closed by `verifier` (built
+    /// from [`Self::verifier`] by the job, which knows the verification domain).
+    pub fn loop_options(&self, layers: usize, verifier: Verifier) -> LoopOptions {
+        LoopOptions {
+            patch: self.patch_options(layers),
+            max_rounds: self.max_rounds,
+            verify_timeout: self.verify_timeout.map(Duration::from_secs_f64),
+            max_new_samples: self.max_new_samples,
+            verifier,
+        }
+    }
+
     /// The patch options for a network with `layers` layers.
     pub fn patch_options(&self, layers: usize) -> PatchOptions {
         PatchOptions {
@@ -147,31 +202,7 @@ impl PatchConfig {
     }
 
     fn check(&self) -> Result<(), String> {
-        let s = &self.patch;
-        if s.samples == 0 {
-            return Err("key `patch.samples`: expected a positive integer, got 0".into());
-        }
-        if !(0.0..=1.0).contains(&s.violating_share) {
-            return Err(format!(
-                "key `patch.violating_share`: expected a number in [0, 1], got {}",
-                s.violating_share
-            ));
-        }
-        if s.max_rounds == 0 {
-            return Err("key `patch.max_rounds`: expected a positive integer, got 0".into());
-        }
-        for (key, v) in [
-            ("time_limit", s.time_limit),
-            ("verify_timeout", s.verify_timeout),
-        ] {
-            if let Some(v) = v
-                && !(v.is_finite() && v > 0.0)
-            {
-                return Err(format!(
-                    "key `patch.{key}`: expected a positive number of seconds, got {v}"
-                ));
-            }
-        }
+        self.patch.validate()?;
         if self.constraints.is_empty() {
             return Err("expected at least one [[constraint]]".into());
         }

@@ -4,8 +4,9 @@
 
 use super::config::{PatchConfig, VerifierKind};
 use super::data::{DataError, Split, read_samples, split};
+use super::log::round_scalars;
 use super::metrics::{TestMetrics, test_metrics};
-use super::{LoopError, LoopOptions, Round, Sample, Verifier, repair_loop};
+use super::{LoopError, LoopResult, Round, Sample, Verifier, repair_loop};
 use crate::config::ConfigError;
 use crate::log::Metrics;
 use crate::nn::nnet::{NnetError, NnetFile, read_nnet, write_nnet};
@@ -15,7 +16,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The job's inputs; `Option`s override the config.
 #[derive(Debug, Clone)]
@@ -56,6 +57,40 @@ pub struct JobReport {
     pub unverifiable: Vec<(String, String)>,
     pub rounds: Vec<Round>,
     pub test: TestMetrics,
+}
+
+impl JobReport {
+    /// The report of the loop's `outcome` on `network` (layer `layer` repaired), with its
+    /// patched network written to `patched_network`.
+    pub fn new(
+        network: PathBuf,
+        patched_network: PathBuf,
+        layer: usize,
+        outcome: &LoopResult,
+        test: TestMetrics,
+        runtime_s: f64,
+    ) -> Self {
+        let last = &outcome.last;
+        Self {
+            network,
+            patched_network,
+            layer,
+            repair_samples: outcome.samples.len(),
+            runtime_s,
+            status: last.status.to_string(),
+            objective: last.objective,
+            lower_bound: last.lower_bound,
+            gap: last.gap,
+            delta: outcome.rounds.last().map_or(last.delta, |r| r.delta),
+            binaries: last.binaries,
+            oa_iterations: last.iterations,
+            repair_violations: last.violations.len(),
+            verified: outcome.verified,
+            unverifiable: outcome.unverifiable.clone(),
+            rounds: outcome.rounds.clone(),
+            test,
+        }
+    }
 }
 
 /// Why the job failed.
@@ -153,13 +188,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
             })?,
         },
     };
-    let options = LoopOptions {
-        patch: settings.patch_options(net.layers().len()),
-        max_rounds: settings.max_rounds,
-        verify_timeout: settings.verify_timeout.map(Duration::from_secs_f64),
-        max_new_samples: settings.max_new_samples,
-        verifier,
-    };
+    let options = settings.loop_options(net.layers().len(), verifier);
     let mut metrics = Metrics::open(&input.out, None).map_err(io(&input.out))?;
     let mut log_error = None;
     let outcome = repair_loop(
@@ -169,14 +198,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         &options,
         &mut |round| {
             let step = round.round as u64;
-            for (tag, value) in [
-                ("patch/objective", round.objective),
-                ("patch/gap", round.gap),
-                ("patch/delta", round.delta),
-                ("patch/samples", round.samples as f64),
-                ("patch/unsafe_regions", round.unsafe_regions as f64),
-                ("patch/seconds", round.patch_seconds),
-            ] {
+            for (tag, value) in round_scalars(round) {
                 if let Err(e) = metrics.scalar(tag, value, step) {
                     log_error.get_or_insert(e);
                 }
@@ -203,26 +225,14 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
             )],
         },
     )?;
-    let last = &outcome.last;
-    let report = JobReport {
-        network: input.net.clone(),
-        patched_network: patched_path,
-        layer: options.patch.layer,
-        repair_samples: outcome.samples.len(),
-        runtime_s: started.elapsed().as_secs_f64(),
-        status: last.status.to_string(),
-        objective: last.objective,
-        lower_bound: last.lower_bound,
-        gap: last.gap,
-        delta: outcome.rounds.last().map_or(last.delta, |r| r.delta),
-        binaries: last.binaries,
-        oa_iterations: last.iterations,
-        repair_violations: last.violations.len(),
-        verified: outcome.verified,
-        unverifiable: outcome.unverifiable.clone(),
-        rounds: outcome.rounds.clone(),
+    let report = JobReport::new(
+        input.net.clone(),
+        patched_path,
+        options.patch.layer,
+        &outcome,
         test,
-    };
+        started.elapsed().as_secs_f64(),
+    );
     let report_path = input.out.join("report.json");
     let json = serde_json::to_string_pretty(&report).expect("a report serializes");
     crate::atomic::write(&report_path, json.as_bytes()).map_err(io(&report_path))?;

@@ -13,17 +13,22 @@
 //! - `encode`: the model; `solve`: outer approximation with HiGHS (MILP + convex QP);
 //! - [`repair_loop`]: patch → verify → add unsafe-region vertices → patch again;
 //! - [`metrics`]: MAE, repair efficacy, introduced bugs on held-out data;
-//! - [`data`], [`config`], [`job`]: the `saferl patch` command.
+//! - [`data`], [`config`], [`job`]: the `saferl patch --net` command;
+//! - [`actor`], [`actor_job`]: patching the actor of a training run (`saferl patch --run`
+//!   and the end of `saferl train`).
 //!
 //! Every patch is re-evaluated with [`ReluNet::forward`]: the reported objective, weight
 //! change and violations come from the patched network, not from the solver.
 
+pub mod actor;
+pub mod actor_job;
 pub mod bounds;
 pub mod config;
 pub mod constraint;
 pub mod data;
 mod encode;
 pub mod job;
+pub mod log;
 pub mod metrics;
 pub mod milp_verify;
 mod repair_loop;
