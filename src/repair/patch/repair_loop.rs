@@ -20,6 +20,7 @@ use super::milp_verify::{MilpError, MilpVerdict, verify_constraint};
 use super::{Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, patch};
 use crate::nn::ReluNet;
 use crate::reach::{self, Mode, Options, ReachError, Verdict};
+use crate::repair::select::select_vertices;
 use crate::spec::{InputSet, Property};
 use std::time::{Duration, Instant};
 
@@ -220,9 +221,15 @@ fn check_by_reach(
             })?;
         checked.all_safe &= outcome.verdict == Verdict::Safe;
         checked.unsafe_regions += outcome.regions.len();
-        checked
-            .counterexamples
-            .extend(outcome.regions.into_iter().flat_map(|r| r.vertices));
+        // An unsafe actor's regions can hold millions of vertices: keep at most
+        // `max_new_samples` per property, one of every region first (successive rounds
+        // take successive regions when there are more).
+        checked.counterexamples.extend(select_vertices(
+            &outcome.regions,
+            &property.input,
+            options.max_new_samples,
+            round as u64 - 1,
+        ));
         checked
             .verdicts
             .push((property.name.clone(), outcome.verdict.to_string()));
