@@ -122,7 +122,7 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
     config.repair.max_passes = 200;
     let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
     let run_dir = tmp.path().join("run");
-    let mut child = common::saferl()
+    let child = common::saferl()
         .args(["train", "--quiet", "--config"])
         .arg(&config_path)
         .arg("--run-dir")
@@ -130,22 +130,7 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
         .spawn()
         .unwrap();
     let checkpoint = run_dir.join("checkpoint.bin");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    // Wait until a checkpoint holds a round under way with at least one pass done.
-    let mid_round = |c: &Checkpoint| c.repair.round.as_ref().is_some_and(|r| r.passes >= 1);
-    while !Checkpoint::load(&checkpoint).is_ok_and(|c| mid_round(&c)) {
-        assert!(
-            Instant::now() < deadline,
-            "no mid-round checkpoint after 120 s"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "training ended before a repair round was caught"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_mid_round(child, &checkpoint);
 
     let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
     let open = saved.repair.round.clone().expect("killed inside a round");
@@ -178,6 +163,26 @@ fn a_crash_during_a_repair_round_resumes_cleanly() {
 /// What a crash just after logging a pass, before checkpointing it, leaves behind: the
 /// pass's record and scalar, which the resumed run logs again when it redoes the pass,
 /// and a torn line.
+/// Waits until `checkpoint` holds a repair round under way with at least one pass done,
+/// then SIGKILLs `child`.
+fn kill_mid_round(mut child: std::process::Child, checkpoint: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mid_round = |c: &Checkpoint| c.repair.round.as_ref().is_some_and(|r| r.passes >= 1);
+    while !Checkpoint::load(checkpoint).is_ok_and(|c| mid_round(&c)) {
+        assert!(
+            Instant::now() < deadline,
+            "no mid-round checkpoint after 120 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the job ended before a repair round was caught"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
 fn forge_a_pass_after_the_checkpoint(run_dir: &Path, pass: u64) {
     let append = |file: &str, text: String| {
         let path = run_dir.join(file);
@@ -331,23 +336,9 @@ fn a_killed_saferl_repair_resumes_to_the_outputs_of_an_uninterrupted_one() {
     assert!(repair(&straight).status().unwrap().success());
 
     let killed = tmp.path().join("killed");
-    let mut child = repair(&killed).spawn().unwrap();
+    let child = repair(&killed).spawn().unwrap();
     let checkpoint = killed.join("checkpoint.bin");
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mid_round = |c: &Checkpoint| c.repair.round.as_ref().is_some_and(|r| r.passes >= 1);
-    while !Checkpoint::load(&checkpoint).is_ok_and(|c| mid_round(&c)) {
-        assert!(
-            Instant::now() < deadline,
-            "no mid-round checkpoint after 120 s"
-        );
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the repair ended before it was caught mid-round"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    kill_mid_round(child, &checkpoint);
     assert!(!killed.join("repair.json").exists());
     let saved = Checkpoint::load(&checkpoint).expect("checkpoint intact after kill -9");
     forge_a_pass_after_the_checkpoint(&killed, saved.repair.passes + 1);

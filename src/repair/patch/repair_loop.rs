@@ -194,6 +194,18 @@ pub fn repair_loop(
     unreachable!("the last round returns")
 }
 
+impl Checked {
+    /// Before any constraint is checked: safe until one is not.
+    fn nothing_found() -> Self {
+        Self {
+            verdicts: Vec::new(),
+            counterexamples: Vec::new(),
+            unsafe_regions: 0,
+            all_safe: true,
+        }
+    }
+}
+
 /// Every unsafe region of every property, by exact reachability.
 fn check_by_reach(
     net: &ReluNet,
@@ -201,12 +213,7 @@ fn check_by_reach(
     options: &LoopOptions,
     round: usize,
 ) -> Result<Checked, LoopError> {
-    let mut checked = Checked {
-        verdicts: Vec::new(),
-        counterexamples: Vec::new(),
-        unsafe_regions: 0,
-        all_safe: true,
-    };
+    let mut checked = Checked::nothing_found();
     for property in properties {
         let reach_options = Options {
             mode: Mode::AllRegions,
@@ -245,12 +252,7 @@ fn check_by_milp(
     options: &LoopOptions,
     round: usize,
 ) -> Result<Checked, LoopError> {
-    let mut checked = Checked {
-        verdicts: Vec::new(),
-        counterexamples: Vec::new(),
-        unsafe_regions: 0,
-        all_safe: true,
-    };
+    let mut checked = Checked::nothing_found();
     for c in constraints {
         let outcome = verify_constraint(
             net,

@@ -134,12 +134,7 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
             proven = solved.status() == HighsModelStatus::Optimal;
             break;
         }
-        model = Model::from(solved);
-        for (lower, terms) in cuts {
-            model
-                .try_add_row(lower.., terms)
-                .map_err(|e| PatchError::Solver(format!("adding a cut: {e:?}")))?;
-        }
+        model = with_cuts(solved, cuts)?;
         // Warm start: this solution, with each epigraph value raised to its square, is
         // feasible for the cut model. Only a hint, so a refusal is ignored.
         let warm = feasible_after_cuts(spec, &encoding, columns);
@@ -234,6 +229,20 @@ fn violated_cuts(
     cuts
 }
 
+/// A solved model, made solvable again with `cuts` added.
+fn with_cuts(
+    solved: highs::SolvedModel,
+    cuts: Vec<(f64, Vec<(highs::Col, f64)>)>,
+) -> Result<Model, PatchError> {
+    let mut model = Model::from(solved);
+    for (lower, terms) in cuts {
+        model
+            .try_add_row(lower.., terms)
+            .map_err(|e| PatchError::Solver(format!("adding a cut: {e:?}")))?;
+    }
+    Ok(model)
+}
+
 /// The model with tangent cuts at each sample's target, original output and output bounds.
 fn with_initial_cuts(spec: &Spec, encoding: &Encoding) -> highs::RowProblem {
     let mut problem = encoding.problem.clone();
@@ -284,12 +293,7 @@ fn solve_fixed_lp(
         if cuts.is_empty() {
             break;
         }
-        model = Model::from(solved);
-        for (lower, terms) in cuts {
-            model
-                .try_add_row(lower.., terms)
-                .map_err(|e| PatchError::Solver(format!("adding a cut: {e:?}")))?;
-        }
+        model = with_cuts(solved, cuts)?;
     }
     Ok(last)
 }
