@@ -163,9 +163,13 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     })
 }
 
-/// `(upper − lower) / |upper|`, 0 when both are 0.
+/// Absolute gap below which a patch counts as optimal (HiGHS's default `mip_abs_gap`):
+/// without it an objective of ≈ 0 (an already safe network) reports a 100 % gap.
+const ABSOLUTE_GAP: f64 = 1e-6;
+
+/// `(upper − lower) / |upper|`, 0 when the bounds are within [`ABSOLUTE_GAP`].
 pub fn relative_gap(upper: f64, lower: f64) -> f64 {
-    if upper <= lower {
+    if upper - lower <= ABSOLUTE_GAP {
         return 0.0;
     }
     (upper - lower) / upper.abs().max(1e-9)
@@ -387,4 +391,17 @@ pub fn weight_change(original: &ReluNet, patched: &ReluNet, layer: usize) -> f64
         .chain(a.bias.iter().zip(b.bias.iter()))
         .map(|(p, q)| (p - q).abs())
         .fold(0.0, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_gap;
+
+    #[test]
+    fn gap_is_relative_except_near_zero_objectives() {
+        assert_eq!(relative_gap(10.0, 9.0), 0.1);
+        assert_eq!(relative_gap(9.0, 10.0), 0.0);
+        assert_eq!(relative_gap(1e-12, -1e-8), 0.0, "an already safe network");
+        assert!(relative_gap(1e-3, 0.0) > 0.99);
+    }
 }
