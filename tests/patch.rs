@@ -2,6 +2,8 @@
 //! real patched network, infeasible requests are reported as such, the big-M bounds are
 //! sound where unclamped ones are not, and the verifier loop ends proved safe.
 
+mod reach_common;
+
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use saferl::nn::{Layer, ReluNet};
@@ -22,15 +24,7 @@ fn layer(rows: usize, cols: usize, w: &[f64], b: &[f64]) -> Layer {
 }
 
 fn random_net(seed: u64, sizes: &[usize]) -> ReluNet {
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let layers = sizes
-        .windows(2)
-        .map(|w| Layer {
-            weights: DMatrix::from_fn(w[1], w[0], |_, _| rng.random_range(-1.0..1.0)),
-            bias: DVector::from_fn(w[1], |_, _| rng.random_range(-0.3..0.3)),
-        })
-        .collect();
-    ReluNet::new(layers).unwrap()
+    reach_common::random_net(&mut reach_common::rng(seed), sizes)
 }
 
 /// A constraint over `inputs` inputs and `outputs` outputs from text inequalities.

@@ -224,6 +224,21 @@ fn assert_logs_count_each_pass_and_round_once(run_dir: &Path, checkpoint: &Check
     assert_eq!(pass_rows, passes);
 }
 
+/// Writes `config` into `dir` and trains it into `dir/trained`; returns both paths.
+fn train_tiny_run(dir: &Path, config: &Config) -> (std::path::PathBuf, std::path::PathBuf) {
+    let config_path = common::write_config(dir, "tiny.toml", config);
+    let trained = dir.join("trained");
+    saferl_ok(&[
+        "train".as_ref(),
+        "--quiet".as_ref(),
+        "--config".as_ref(),
+        config_path.as_os_str(),
+        "--run-dir".as_ref(),
+        trained.as_os_str(),
+    ]);
+    (config_path, trained)
+}
+
 /// Runs saferl and asserts it succeeded.
 fn saferl_ok(args: &[&std::ffi::OsStr]) -> String {
     let output = common::saferl().args(args).output().unwrap();
@@ -246,18 +261,9 @@ fn saferl_repair_repairs_a_trained_run_and_rejects_a_wrong_network() {
     config.repair.actor_lr = 1e-3;
     config.repair.critic_lr = 1e-3;
     config.repair.max_passes = 100;
-    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
-    let trained = tmp.path().join("trained");
+    let (config_path, trained) = train_tiny_run(tmp.path(), &config);
     let repaired = tmp.path().join("repaired");
     let os = |s: &str| std::ffi::OsString::from(s);
-    saferl_ok(&[
-        &os("train"),
-        &os("--quiet"),
-        &os("--config"),
-        config_path.as_os_str(),
-        &os("--run-dir"),
-        trained.as_os_str(),
-    ]);
     let stdout = saferl_ok(&[
         &os("repair"),
         &os("--quiet"),
@@ -312,17 +318,8 @@ fn a_killed_saferl_repair_resumes_to_the_outputs_of_an_uninterrupted_one() {
     config.repair.actor_lr = 1e-3;
     config.repair.critic_lr = 1e-3;
     config.repair.max_passes = 6;
-    let config_path = common::write_config(tmp.path(), "tiny.toml", &config);
-    let trained = tmp.path().join("trained");
+    let (_, trained) = train_tiny_run(tmp.path(), &config);
     let os = |s: &str| std::ffi::OsString::from(s);
-    saferl_ok(&[
-        &os("train"),
-        &os("--quiet"),
-        &os("--config"),
-        config_path.as_os_str(),
-        &os("--run-dir"),
-        trained.as_os_str(),
-    ]);
     let repair = |dir: &Path| {
         let mut command = common::saferl();
         command
