@@ -17,9 +17,10 @@ use indicatif::ProgressBar;
 use super::config::DataConfig;
 use super::dataset::DataError;
 use super::gait::GaitRecording;
-use super::{Dataset, FitConfig, FitReport, fit};
+use super::{FitConfig, FitReport, fit};
 use crate::log::Metrics;
 use crate::nn::nnet::{NnetError, NnetFile, Normalization, write_nnet};
+use crate::spec::InputSet;
 
 /// Why a fit job failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +75,9 @@ pub fn run_fit(
             all.len()
         )));
     }
-    let (lower, upper) = bounding_box(&all);
+    let InputSet { lower, upper, .. } =
+        InputSet::bounding_box(all.inputs().iter().map(Vec::as_slice))
+            .expect("a recording with more windows than train_windows has windows");
     let (train, test) = all.split_at(*train_windows);
 
     let mut metrics = Metrics::open(dir, None).map_err(io_error(dir))?;
@@ -103,17 +106,4 @@ pub fn run_fit(
     let json = serde_json::to_string_pretty(&report).expect("a FitReport serializes");
     crate::atomic::write(&summary, json.as_bytes()).map_err(io_error(&summary))?;
     Ok(report)
-}
-
-fn bounding_box(data: &Dataset) -> (Vec<f64>, Vec<f64>) {
-    let dim = data.input_dim();
-    let mut lower = vec![f64::INFINITY; dim];
-    let mut upper = vec![f64::NEG_INFINITY; dim];
-    for x in data.inputs() {
-        for (j, v) in x.iter().enumerate() {
-            lower[j] = lower[j].min(*v);
-            upper[j] = upper[j].max(*v);
-        }
-    }
-    (lower, upper)
 }

@@ -38,6 +38,25 @@ impl InputSet {
         self.lower.len()
     }
 
+    /// The smallest box holding every point (`None` without points): the domain a
+    /// data-driven network is verified on.
+    pub fn bounding_box<'a>(points: impl IntoIterator<Item = &'a [f64]>) -> Option<Self> {
+        let mut points = points.into_iter();
+        let first = points.next()?;
+        let (mut lower, mut upper) = (first.to_vec(), first.to_vec());
+        for x in points {
+            for (i, &v) in x.iter().enumerate() {
+                lower[i] = lower[i].min(v);
+                upper[i] = upper[i].max(v);
+            }
+        }
+        Some(Self {
+            lower,
+            upper,
+            constraints: Vec::new(),
+        })
+    }
+
     pub fn contains(&self, x: &[f64]) -> bool {
         x.len() == self.dim()
             && x.iter()

@@ -6,7 +6,7 @@ use super::config::{PatchConfig, VerifierKind};
 use super::data::{DataError, Split, read_samples, split};
 use super::log::round_scalars;
 use super::metrics::{TestMetrics, test_metrics};
-use super::{LoopError, LoopResult, Round, Sample, Verifier, repair_loop};
+use super::{LoopError, LoopResult, Round, Verifier, repair_loop};
 use crate::config::ConfigError;
 use crate::log::Metrics;
 use crate::nn::nnet::{NnetError, NnetFile, read_nnet, write_nnet};
@@ -182,10 +182,11 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         VerifierKind::Reach => Verifier::Reach,
         VerifierKind::Off => Verifier::Off,
         VerifierKind::Milp => Verifier::Milp {
-            domain: bounding_box(&sets.test).ok_or_else(|| JobError::Invalid {
-                path: input.data.clone(),
-                message: "no held-out test samples to take the verification domain from".into(),
-            })?,
+            domain: InputSet::bounding_box(sets.test.iter().map(|s| s.input.as_slice()))
+                .ok_or_else(|| JobError::Invalid {
+                    path: input.data.clone(),
+                    message: "no held-out test samples to take the verification domain from".into(),
+                })?,
         },
     };
     let options = settings.loop_options(net.layers().len(), verifier);
@@ -237,22 +238,4 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
     let json = serde_json::to_string_pretty(&report).expect("a report serializes");
     crate::atomic::write(&report_path, json.as_bytes()).map_err(io(&report_path))?;
     Ok(report)
-}
-
-/// The smallest box holding every sample's input: the domain the MILP verifier covers.
-fn bounding_box(samples: &[Sample]) -> Option<InputSet> {
-    let first = samples.first()?;
-    let mut lower = first.input.clone();
-    let mut upper = first.input.clone();
-    for s in samples {
-        for (i, &v) in s.input.iter().enumerate() {
-            lower[i] = lower[i].min(v);
-            upper[i] = upper[i].max(v);
-        }
-    }
-    Some(InputSet {
-        lower,
-        upper,
-        constraints: vec![],
-    })
 }
