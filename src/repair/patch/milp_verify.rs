@@ -22,7 +22,7 @@ use super::bounds::{Interval, box_bounds};
 use super::{Constraint, JointHalfSpace};
 use crate::nn::ReluNet;
 use crate::reach::falsify;
-use crate::spec::{HalfSpace, InputSet, Property, UnsafeSet};
+use crate::spec::InputSet;
 use highs::{Col, HighsModelStatus, HighsSolutionStatus, RowProblem, Sense};
 use std::time::{Duration, Instant};
 
@@ -181,27 +181,18 @@ fn attack(
     domain: &InputSet,
     count: usize,
 ) -> Vec<Vec<f64>> {
-    if polytope.iter().any(|h| h.input.iter().any(|&a| a != 0.0)) {
-        return Vec::new();
-    }
-    let property = Property {
+    // The polytope over the box as a verifier property; input-dependent ones are none.
+    let single = Constraint {
         name: constraint.name.clone(),
-        input: InputSet {
+        condition: InputSet {
             lower,
             upper,
             constraints: domain.constraints.clone(),
         },
-        unsafe_set: UnsafeSet {
-            disjuncts: vec![
-                polytope
-                    .iter()
-                    .map(|h| HalfSpace {
-                        coeffs: h.output.clone(),
-                        rhs: h.rhs,
-                    })
-                    .collect(),
-            ],
-        },
+        unsafe_set: vec![polytope.to_vec()],
+    };
+    let Ok(property) = single.to_property() else {
+        return Vec::new();
     };
     let mut found: Vec<Vec<f64>> = Vec::new();
     for seed in 0..count as u64 {
