@@ -68,6 +68,7 @@ pub struct Round {
     pub verify_seconds: f64,
     /// Verdict per verifiable constraint, in order.
     pub verdicts: Vec<(String, String)>,
+    /// Unsafe regions found (reachability), or violating points found (MILP verifier).
     pub unsafe_regions: usize,
     pub new_samples: usize,
 }
