@@ -99,6 +99,36 @@ fn last_layer_patch_finds_the_hand_computed_optimum() {
 }
 
 #[test]
+fn clearance_moves_the_optimum_that_far_from_the_unsafe_set() {
+    // The problem above with clearance 0.5: 3w + b ≤ 2. With a = w − 1 and b = −1 − 3a on
+    // the boundary, Σ (a·x + b)² = (2a + 1)² + (a + 1)² + 1 is least at a = −0.6: w = 0.4,
+    // b = 0.8, objective 1.2, and the worst sample's output is 2.0, not 2.5.
+    let net = ReluNet::new(vec![
+        layer(1, 1, &[1.0], &[0.0]),
+        layer(1, 1, &[1.0], &[0.0]),
+    ])
+    .unwrap();
+    let inputs: Vec<Vec<f64>> = [1.0, 2.0, 3.0].iter().map(|&x| vec![x]).collect();
+    let samples = keep_behaviour(&net, &inputs);
+    let psi = constraint("cap", 1, 1, None, &[&["y0 >= 2.5"]]);
+    let mut options = PatchOptions::for_layer(1);
+    options.lambda = 0.0;
+    options.margin = 1e-6;
+    options.clearance = 0.5;
+    let result = patch(&net, &samples, &[psi], &options).unwrap();
+    let patched = &result.net.layers()[1];
+    assert!((patched.weights[(0, 0)] - 0.4).abs() < 1e-4, "{patched:?}");
+    assert!((patched.bias[0] - 0.8).abs() < 1e-4, "{patched:?}");
+    assert!(
+        (result.objective - 1.2).abs() < 1e-4,
+        "{}",
+        result.objective
+    );
+    let worst = result.net.forward(&[3.0])[0];
+    assert!((1.99..=2.0).contains(&worst), "{worst}");
+}
+
+#[test]
 fn hidden_layer_patch_is_at_least_as_good_as_every_feasible_grid_point() {
     // One free hidden neuron (weight w, bias b): the MIQP optimum cannot be beaten by any
     // point of a fine grid over the admissible box that satisfies Ψ on every sample.

@@ -60,6 +60,7 @@ pub struct PatchSettings {
     pub lambda: f64,
     pub max_change: f64,
     pub margin: f64,
+    pub clearance: f64,
     pub time_limit: Option<f64>,
     pub gap: f64,
     pub iterations: usize,
@@ -97,6 +98,7 @@ impl Default for PatchSettings {
             lambda: o.lambda,
             max_change: o.max_change,
             margin: o.margin,
+            clearance: o.clearance,
             time_limit: None,
             gap: o.gap,
             iterations: o.iterations,
@@ -125,6 +127,7 @@ impl PatchSettings {
             ("gap", self.gap, false),
             ("lambda", self.lambda, true),
             ("margin", self.margin, true),
+            ("clearance", self.clearance, true),
         ] {
             if !(v.is_finite() && (v > 0.0 || zero_allowed && v == 0.0)) {
                 let expected = if zero_allowed { "≥ 0" } else { "> 0" };
@@ -168,6 +171,7 @@ impl PatchSettings {
             lambda: self.lambda,
             max_change: self.max_change,
             margin: self.margin,
+            clearance: self.clearance,
             time_limit: self.time_limit.map(Duration::from_secs_f64),
             gap: self.gap,
             iterations: self.iterations,

@@ -31,6 +31,8 @@ pub struct Spec<'a> {
     pub max_change: f64,
     /// Relative margin by which unsafe sets are avoided, so rounding cannot undo it.
     pub margin: f64,
+    /// Absolute distance by which samples must stay out of the unsafe sets.
+    pub clearance: f64,
 }
 
 /// Whether the ReLU binaries are decision variables (MILP) or fixed, and with which
@@ -258,7 +260,7 @@ impl Encoding {
                         bounds: &y_bounds,
                         original: original.last().expect("the original outputs"),
                     };
-                    avoid_unsafe_set(&mut b, spec.margin, constraint, n, sample, &outputs)?;
+                    avoid_unsafe_set(&mut b, spec, constraint, n, sample, &outputs)?;
                 }
             }
             outputs.push(y_cols);
@@ -324,7 +326,7 @@ struct SampleOutputs<'a> {
 /// candidate half-space when there are several).
 fn avoid_unsafe_set(
     b: &mut Builder,
-    margin: f64,
+    spec: &Spec,
     constraint: &Constraint,
     n: usize,
     sample: &Sample,
@@ -332,11 +334,11 @@ fn avoid_unsafe_set(
 ) -> Result<(), PatchError> {
     let (y, y_bounds, original_y) = (outputs.cols, outputs.bounds, outputs.original);
     'polytope: for (d, polytope) in constraint.unsafe_set.iter().enumerate() {
-        // Half-spaces h·y ≤ r; leaving one means h·y ≥ r + margin.
+        // Half-spaces h·y ≤ r; leaving one means h·y ≥ r + clearance + margin.
         let mut candidates = Vec::new();
         for h in polytope {
             let rhs = h.output_rhs(&sample.input);
-            let need = rhs + margin * (1.0 + rhs.abs());
+            let need = rhs + spec.clearance + spec.margin * (1.0 + rhs.abs());
             let (lo, hi) =
                 h.output
                     .iter()

@@ -62,6 +62,11 @@ pub struct PatchOptions {
     /// Relative margin by which unsafe sets are avoided in the model, so that solver
     /// tolerances and rounding cannot undo the repair.
     pub margin: f64,
+    /// Absolute distance (in the units of each unsafe half-space, e.g. degrees) by which
+    /// repair samples must stay out of the unsafe sets. The optimal patch puts violating
+    /// samples exactly on the boundary, where their unseen neighbours fall back in:
+    /// clearance is what makes the repair generalise beyond the samples.
+    pub clearance: f64,
     /// Overall solver time limit.
     pub time_limit: Option<Duration>,
     /// Target relative optimality gap.
@@ -81,6 +86,7 @@ impl PatchOptions {
             lambda: 1.0,
             max_change: 1.0,
             margin: 1e-4,
+            clearance: 0.0,
             time_limit: None,
             gap: 0.01,
             iterations: 20,
@@ -195,6 +201,7 @@ pub fn patch(
         lambda: options.lambda,
         max_change: options.max_change,
         margin: options.margin,
+        clearance: options.clearance,
     };
     let solved = solve::solve(
         &spec,
@@ -322,11 +329,12 @@ fn check(
             options.lambda
         )));
     }
-    if !(options.margin.is_finite() && options.margin >= 0.0) {
-        return Err(PatchError::BadOption(format!(
-            "margin: expected a number ≥ 0, got {}",
-            options.margin
-        )));
+    for (name, value) in [("margin", options.margin), ("clearance", options.clearance)] {
+        if !(value.is_finite() && value >= 0.0) {
+            return Err(PatchError::BadOption(format!(
+                "{name}: expected a number ≥ 0, got {value}"
+            )));
+        }
     }
     if options.iterations == 0 {
         return Err(PatchError::BadOption(

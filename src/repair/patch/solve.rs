@@ -49,9 +49,11 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     let mut best: Option<(ReluNet, (usize, f64))> = None;
     // First incumbent: the patch that keeps every sample's original activation pattern
     // (an LP refined by tangent cuts; a third of the time at most). Under a time limit
-    // the MILP's own incumbents can be far worse.
+    // the MILP's own incumbents can be far worse. It also starts the MILP: the LP has the
+    // MILP's columns with the binaries fixed, so its solution is feasible there and gives
+    // the branch and bound a cutoff from the start.
     if !encoding.binaries.is_empty()
-        && let Some(candidate) = solve_fixed_lp(
+        && let Some((candidate, columns)) = solve_fixed_lp(
             spec,
             &encoding.original_binaries,
             remaining().map(|t| t / 3),
@@ -62,6 +64,9 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
             honest_objective(spec, &candidate),
         );
         best = Some((candidate, score));
+        // Only a hint, so a refusal is ignored.
+        let start = feasible_after_cuts(spec, &encoding, columns);
+        let _ = model.try_set_solution(Some(&start), None, None, None);
     }
     let mut lower_bound = f64::NEG_INFINITY;
     let mut iterations = 0;
@@ -269,12 +274,13 @@ fn with_initial_cuts(spec: &Spec, encoding: &Encoding) -> highs::RowProblem {
 const LP_CUT_ROUNDS: usize = 30;
 
 /// The best patch with the binaries fixed, by tangent cuts on an LP (HiGHS's simplex is
-/// far faster and steadier than its QP solver on these models); `None` if no LP optimum.
+/// far faster and steadier than its QP solver on these models), and the LP's columns
+/// (laid out as the MILP's); `None` if no LP optimum.
 fn solve_fixed_lp(
     spec: &Spec,
     binaries: &[f64],
     remaining: Option<Duration>,
-) -> Result<Option<ReluNet>, PatchError> {
+) -> Result<Option<(ReluNet, Vec<f64>)>, PatchError> {
     let started = Instant::now();
     let encoding = Encoding::build(spec, Binaries::FixedEpigraph(binaries))?;
     let mut model = with_initial_cuts(spec, &encoding).optimise(Sense::Minimise);
@@ -292,8 +298,8 @@ fn solve_fixed_lp(
             break;
         }
         let columns = solved.get_solution().columns().to_vec();
-        last = Some(patched_net(spec, &encoding, &columns));
         let cuts = violated_cuts(spec, &encoding, &columns);
+        last = Some((patched_net(spec, &encoding, &columns), columns));
         if cuts.is_empty() {
             break;
         }
