@@ -60,6 +60,15 @@ impl Expr {
     }
 }
 
+/// Where a ReLU binary sits: sample, layer after the repaired one (0 = its own outputs)
+/// and neuron. Local search frees the binaries whose pre-activation is near zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Site {
+    pub sample: usize,
+    pub depth: usize,
+    pub node: usize,
+}
+
 /// A built model and where its variables are.
 pub struct Encoding {
     pub problem: RowProblem,
@@ -77,18 +86,22 @@ pub struct Encoding {
     /// for the half-space to leave, the one the original output is closest to leaving.
     /// Fixing these gives the QP of a pattern-preserving patch, a good first incumbent.
     pub original_binaries: Vec<f64>,
+    /// Per binary, its ReLU (`None` for a disjunction's choice).
+    pub sites: Vec<Option<Site>>,
 }
 
 struct Builder<'a, 'b> {
     problem: RowProblem,
     binaries: Vec<Col>,
     original_binaries: Vec<f64>,
+    sites: Vec<Option<Site>>,
     fixed: &'b Binaries<'a>,
 }
 
 impl Builder<'_, '_> {
-    fn binary(&mut self, original: bool) -> Col {
+    fn binary(&mut self, original: bool, site: Option<Site>) -> Col {
         self.original_binaries.push(f64::from(u8::from(original)));
+        self.sites.push(site);
         let col = match self.fixed {
             Binaries::Free => self.problem.add_integer_column(0.0, 0.0..=1.0),
             Binaries::Fixed(values) | Binaries::FixedEpigraph(values) => {
@@ -108,7 +121,7 @@ impl Builder<'_, '_> {
 
     /// `max(pre, 0)` as an expression, given sound bounds on `pre` and its value in the
     /// original network.
-    fn relu(&mut self, pre: Expr, bound: Interval, original: f64) -> Expr {
+    fn relu(&mut self, pre: Expr, bound: Interval, original: f64, site: Site) -> Expr {
         if pre.terms.is_empty() {
             return Expr::constant(pre.constant.max(0.0));
         }
@@ -126,7 +139,7 @@ impl Builder<'_, '_> {
         if bound.lo >= 0.0 {
             self.row(0.0, 0.0, &x_minus_pre);
         } else {
-            let phi = self.binary(original > 0.0);
+            let phi = self.binary(original > 0.0, Some(site));
             // x ≥ pre
             self.row(0.0, f64::INFINITY, &x_minus_pre);
             // x ≤ pre − lo·(1 − φ)  ⇔  x − pre − lo·φ ≤ −lo
@@ -156,6 +169,7 @@ impl Encoding {
             problem: RowProblem::default(),
             binaries: Vec::new(),
             original_binaries: Vec::new(),
+            sites: Vec::new(),
             fixed: &binaries,
         };
         let delta = b.problem.add_column(spec.lambda, 0.0..=spec.max_change);
@@ -222,12 +236,20 @@ impl Encoding {
                     ),
                 })
                 .collect();
-            let original = original_pre_activations(net, spec.layer, &layer_input);
+            let original = pre_activations(net, spec.layer, &layer_input);
             for (depth, next) in net.layers()[spec.layer + 1..].iter().enumerate() {
                 let post: Vec<Expr> = pre
                     .into_iter()
                     .zip(bounds[depth].iter().zip(&original[depth]))
-                    .map(|(p, (&bound, &value))| b.relu(p, bound, value))
+                    .enumerate()
+                    .map(|(node, (p, (&bound, &value)))| {
+                        let site = Site {
+                            sample: n,
+                            depth,
+                            node,
+                        };
+                        b.relu(p, bound, value, site)
+                    })
                     .collect();
                 pre = (0..next.outputs())
                     .map(|j| affine_of(next.weights.row(j).iter().copied(), next.bias[j], &post))
@@ -275,6 +297,7 @@ impl Encoding {
             output_bounds,
             binaries: b.binaries,
             original_binaries: b.original_binaries,
+            sites: b.sites,
         })
     }
 }
@@ -288,8 +311,9 @@ pub fn activations_before(prefix: &[crate::nn::Layer], input: &[f64]) -> Vec<f64
     value.as_slice().to_vec()
 }
 
-/// The original network's pre-activations of layers `layer..` (the last: its outputs).
-fn original_pre_activations(net: &ReluNet, layer: usize, layer_input: &[f64]) -> Vec<Vec<f64>> {
+/// `net`'s pre-activations of layers `layer..` (the last: its outputs) given the
+/// activations entering `layer`.
+pub fn pre_activations(net: &ReluNet, layer: usize, layer_input: &[f64]) -> Vec<Vec<f64>> {
     let mut value = nalgebra::DVector::from_column_slice(layer_input);
     net.layers()[layer..]
         .iter()
@@ -388,7 +412,7 @@ fn avoid_unsafe_set(
                     })
                     .expect("several candidates");
                 let choices: Vec<Col> = (0..candidates.len())
-                    .map(|i| b.binary(i == closest))
+                    .map(|i| b.binary(i == closest, None))
                     .collect();
                 b.problem.add_row(1.0.., choices.iter().map(|&c| (c, 1.0)));
                 for ((h, need, lo), choice) in candidates.iter().zip(choices) {

@@ -28,6 +28,7 @@ pub mod constraint;
 pub mod data;
 mod encode;
 pub mod job;
+mod local_search;
 pub mod log;
 pub mod metrics;
 pub mod milp_verify;

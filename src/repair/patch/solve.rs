@@ -10,6 +10,7 @@
 //! objective is recomputed on the patched network itself, never taken from the solver.
 
 use super::encode::{Binaries, Encoding, Spec};
+use super::local_search;
 use super::{PatchError, PatchStatus};
 use crate::nn::ReluNet;
 use highs::{HessianFormat, HighsModelStatus, HighsSolutionStatus, Model, Sense};
@@ -46,27 +47,35 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     };
     let encoding = Encoding::build(spec, Binaries::Free)?;
     let mut model = with_initial_cuts(spec, &encoding).optimise(Sense::Minimise);
-    let mut best: Option<(ReluNet, (usize, f64))> = None;
+    let mut best: Option<Candidate> = None;
     // First incumbent: the patch that keeps every sample's original activation pattern
     // (an LP refined by tangent cuts; a third of the time at most). Under a time limit
-    // the MILP's own incumbents can be far worse. It also starts the MILP: the LP has the
-    // MILP's columns with the binaries fixed, so its solution is feasible there and gives
-    // the branch and bound a cutoff from the start.
+    // the MILP's own incumbents can be far worse. Local search over activation patterns
+    // then improves it (up to two thirds of the time), and the best one starts the MILP:
+    // the LP has the MILP's columns with the binaries fixed, so its solution is feasible
+    // there and gives the branch and bound a cutoff from the start.
     if !encoding.binaries.is_empty()
-        && let Some((candidate, columns)) = solve_fixed_lp(
+        && let Some((net, columns)) = solve_fixed_lp(
             spec,
             &encoding.original_binaries,
             remaining().map(|t| t / 3),
         )?
     {
-        let score = (
-            super::violations(&candidate, spec.samples, spec.constraints).len(),
-            honest_objective(spec, &candidate),
-        );
-        best = Some((candidate, score));
-        // Only a hint, so a refusal is ignored.
-        let start = feasible_after_cuts(spec, &encoding, columns);
-        let _ = model.try_set_solution(Some(&start), None, None, None);
+        let start = Candidate {
+            score: score(spec, &net),
+            net,
+            columns: Some(columns),
+        };
+        let budget = options
+            .time_limit
+            .map(|t| (t * 2 / 3).saturating_sub(started.elapsed()));
+        let improved = local_search::improve(spec, &encoding, start, budget)?;
+        if let Some(columns) = &improved.columns {
+            // Only a hint, so a refusal is ignored.
+            let start = feasible_after_cuts(spec, &encoding, columns.clone());
+            let _ = model.try_set_solution(Some(&start), None, None, None);
+        }
+        best = Some(improved);
     }
     let mut lower_bound = f64::NEG_INFINITY;
     let mut iterations = 0;
@@ -120,16 +129,15 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
             Some(net) => net,
             None => patched_net(spec, &encoding, &columns),
         };
-        // Rank candidates by violated repair samples first (re-evaluated on the network;
-        // solver tolerances could leave some), then by objective.
-        let score = (
-            super::violations(&candidate, spec.samples, spec.constraints).len(),
-            honest_objective(spec, &candidate),
-        );
-        if best.as_ref().is_none_or(|(_, b)| score < *b) {
-            best = Some((candidate, score));
+        let candidate = Candidate {
+            score: score(spec, &candidate),
+            net: candidate,
+            columns: None,
+        };
+        if best.as_ref().is_none_or(|b| candidate.score < b.score) {
+            best = Some(candidate);
         }
-        let upper = best.as_ref().map_or(f64::INFINITY, |b| b.1.1);
+        let upper = best.as_ref().map_or(f64::INFINITY, |b| b.score.1);
         if relative_gap(upper, lower_bound) <= options.gap || timed_out {
             break;
         }
@@ -145,7 +153,12 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
         let warm = feasible_after_cuts(spec, &encoding, columns);
         let _ = model.try_set_solution(Some(&warm), None, None, None);
     }
-    let Some((net, (_, objective))) = best else {
+    let Some(Candidate {
+        net,
+        score: (_, objective),
+        ..
+    }) = best
+    else {
         return Err(PatchError::NoSolution {
             seconds: started.elapsed().as_secs_f64(),
         });
@@ -168,6 +181,23 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     })
 }
 
+/// A patch found on the way, ranked by [`score`].
+pub struct Candidate {
+    pub net: ReluNet,
+    pub score: (usize, f64),
+    /// Its columns in the MILP's layout, when it came from the fixed-pattern LP.
+    pub columns: Option<Vec<f64>>,
+}
+
+/// Violated repair samples first (re-evaluated on the network; solver tolerances could
+/// leave some), then the objective: lower is better.
+pub fn score(spec: &Spec, net: &ReluNet) -> (usize, f64) {
+    (
+        super::violations(net, spec.samples, spec.constraints).len(),
+        honest_objective(spec, net),
+    )
+}
+
 /// Absolute gap below which a patch counts as optimal (HiGHS's default `mip_abs_gap`):
 /// without it an objective of ≈ 0 (an already safe network) reports a 100 % gap.
 const ABSOLUTE_GAP: f64 = 1e-6;
@@ -180,7 +210,7 @@ pub fn relative_gap(upper: f64, lower: f64) -> f64 {
     (upper - lower) / upper.abs().max(1e-9)
 }
 
-fn remaining_seconds(remaining: Option<Duration>) -> Option<f64> {
+pub fn remaining_seconds(remaining: Option<Duration>) -> Option<f64> {
     match remaining {
         None => Some(f64::INFINITY),
         Some(d) if d.is_zero() => None,
@@ -188,7 +218,7 @@ fn remaining_seconds(remaining: Option<Duration>) -> Option<f64> {
     }
 }
 
-fn configure(model: &mut Model, seconds: f64, gap: Option<f64>) {
+pub fn configure(model: &mut Model, seconds: f64, gap: Option<f64>) {
     model.make_quiet();
     model.set_option("threads", 1);
     if seconds.is_finite() {
@@ -200,7 +230,7 @@ fn configure(model: &mut Model, seconds: f64, gap: Option<f64>) {
 }
 
 /// The cut `s_nj ≥ e² + 2e·(y_nj − at)` with `e = at − t`, as `s − 2e·y ≥ −e² − 2e·t`.
-fn tangent(
+pub fn tangent(
     encoding: &Encoding,
     n: usize,
     j: usize,
@@ -253,7 +283,7 @@ fn with_cuts(
 }
 
 /// The model with tangent cuts at each sample's target, original output and output bounds.
-fn with_initial_cuts(spec: &Spec, encoding: &Encoding) -> highs::RowProblem {
+pub fn with_initial_cuts(spec: &Spec, encoding: &Encoding) -> highs::RowProblem {
     let mut problem = encoding.problem.clone();
     for (n, sample) in spec.samples.iter().enumerate() {
         let original = spec.net.forward(&sample.input);
@@ -276,7 +306,7 @@ const LP_CUT_ROUNDS: usize = 30;
 /// The best patch with the binaries fixed, by tangent cuts on an LP (HiGHS's simplex is
 /// far faster and steadier than its QP solver on these models), and the LP's columns
 /// (laid out as the MILP's); `None` if no LP optimum.
-fn solve_fixed_lp(
+pub fn solve_fixed_lp(
     spec: &Spec,
     binaries: &[f64],
     remaining: Option<Duration>,
