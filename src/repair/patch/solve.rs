@@ -4,7 +4,8 @@
 //! `s ≥ e² + 2e·(y − ŷ)` (`e = ŷ − t`), which underestimate the convex square, so the
 //! MILP is a relaxation: its dual bound is a valid lower bound on the MIQP optimum. After
 //! each MILP solve the binaries are fixed and the convex QP with the true objective is
-//! solved: any such solution is feasible, so the best one is an upper bound. Cuts at the
+//! solved (without binaries the LP's own solution competes: it has the QP's feasible
+//! set): any such solution is feasible, so the best one is an upper bound. Cuts at the
 //! MILP's outputs are added and the MILP re-solved until the gap closes, no cut is
 //! violated, the iteration budget ends or the time limit is reached. The reported
 //! objective is recomputed on the patched network itself, never taken from the solver.
@@ -125,9 +126,20 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
             .iter()
             .map(|c| columns[c.index()])
             .collect();
-        let candidate = match solve_fixed_qp(spec, &fixed, remaining())? {
-            Some(net) => net,
-            None => patched_net(spec, &encoding, &columns),
+        // Without binaries the MILP is an LP over the QP's own feasible set: its solution
+        // is a candidate too and the cuts converge to the QP's optimum, so the QP only
+        // gets a few seconds (HiGHS's QP solver stalled for minutes on last-layer patches
+        // with many counterexamples).
+        let qp_time = if encoding.binaries.is_empty() {
+            let cap = Duration::from_secs_f64(QP_SECONDS_WITHOUT_BINARIES);
+            Some(remaining().map_or(cap, |t| t.min(cap)))
+        } else {
+            remaining()
+        };
+        let lp = patched_net(spec, &encoding, &columns);
+        let candidate = match solve_fixed_qp(spec, &fixed, qp_time)? {
+            Some(qp) if score(spec, &qp) <= score(spec, &lp) => qp,
+            _ => lp,
         };
         let candidate = Candidate {
             score: score(spec, &candidate),
@@ -180,6 +192,9 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
         binaries: encoding.binaries.len(),
     })
 }
+
+/// Time cap of the QP when there are no binaries (see [`solve`]).
+const QP_SECONDS_WITHOUT_BINARIES: f64 = 5.0;
 
 /// A patch found on the way, ranked by [`score`].
 pub struct Candidate {
