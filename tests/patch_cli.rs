@@ -88,6 +88,18 @@ fn patch_repairs_verifies_and_reports() {
         "proved safe on the box: every test point is repaired"
     );
     assert_eq!(test["introduced"], 0);
+    // The MILP verifier's box is reported: within the data, not degenerate.
+    let domain = &report["verification_domain"];
+    for i in 0..2 {
+        let (lo, hi) = (
+            domain["lower"][i].as_f64().unwrap(),
+            domain["upper"][i].as_f64().unwrap(),
+        );
+        assert!(
+            (-1.0..1.0).contains(&lo) && lo < hi && hi <= 1.0,
+            "{domain}"
+        );
+    }
     let patched = read_nnet(&out.join("patched.nnet")).unwrap().net;
     for i in 0..41 {
         for k in 0..41 {

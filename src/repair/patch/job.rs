@@ -51,12 +51,23 @@ pub struct JobReport {
     pub oa_iterations: usize,
     /// Repair samples still violating Ψ on the patched network (re-evaluated).
     pub repair_violations: usize,
-    /// Every constraint proved safe on its domain by exact reachability.
+    /// Every constraint proved safe by the verifier on its domain (each condition box
+    /// for reachability; `verification_domain` ∩ each condition for the MILP verifier).
     pub verified: bool,
+    /// The box the MILP verifier covers (the held-out data's bounding box), so a verdict
+    /// can be re-checked independently; `None` for the other verifiers.
+    pub verification_domain: Option<Domain>,
     /// Constraints the verifier cannot check, with the reason.
     pub unverifiable: Vec<(String, String)>,
     pub rounds: Vec<Round>,
     pub test: TestMetrics,
+}
+
+/// An input box, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct Domain {
+    pub lower: Vec<f64>,
+    pub upper: Vec<f64>,
 }
 
 impl JobReport {
@@ -86,6 +97,7 @@ impl JobReport {
             oa_iterations: last.iterations,
             repair_violations: last.violations.len(),
             verified: outcome.verified,
+            verification_domain: None,
             unverifiable: outcome.unverifiable.clone(),
             rounds: outcome.rounds.clone(),
             test,
@@ -226,7 +238,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
             )],
         },
     )?;
-    let report = JobReport::new(
+    let mut report = JobReport::new(
         input.net.clone(),
         patched_path,
         options.patch.layer,
@@ -234,6 +246,12 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         test,
         started.elapsed().as_secs_f64(),
     );
+    if let Verifier::Milp { domain } = &options.verifier {
+        report.verification_domain = Some(Domain {
+            lower: domain.lower.clone(),
+            upper: domain.upper.clone(),
+        });
+    }
     let report_path = input.out.join("report.json");
     let json = serde_json::to_string_pretty(&report).expect("a report serializes");
     crate::atomic::write(&report_path, json.as_bytes()).map_err(io(&report_path))?;
