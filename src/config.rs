@@ -392,6 +392,11 @@ impl Config {
         in_range("noise.sigma_min", n.sigma_min, 0.0, n.sigma.max(0.0))?;
         self.repair.validate()?;
         self.patch.validate()?;
+        if self.patch.verifier == crate::repair::patch::config::VerifierKind::Data {
+            return Err(
+                "key `patch.verifier`: \"data\" needs a dataset (saferl patch --net … --data); a run's properties are verified by \"reach\" or \"milp\"".into(),
+            );
+        }
         self.validate_patch_layer()
     }
 

@@ -140,3 +140,68 @@ fn bad_data_fails_with_one_line_naming_the_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_data_check_closes_the_loop_on_every_row_but_never_claims_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = tiny_net();
+    write_inputs(dir.path(), &net, 1.0);
+    // Few repair samples, so later rounds must add the violating rows the first missed.
+    let config = "[patch]\nsamples = 5\ntest = 100\nmax_rounds = 20\nmax_new_samples = 10\nverifier = \"data\"\nclearance = 0.01\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n";
+    std::fs::write(dir.path().join("patch.toml"), config).unwrap();
+    let out = dir.path().join("out");
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    // With --test-data, every row of --data is checked by the loop.
+    let output = common::saferl()
+        .args([
+            "patch",
+            "--net",
+            &p("net.nnet"),
+            "--config",
+            &p("patch.toml"),
+        ])
+        .args(["--data", &p("data.csv"), "--test-data", &p("data.csv")])
+        .args(["--out", out.to_str().unwrap(), "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["verified"], false, "a data check proves nothing");
+    let rounds = report["rounds"].as_array().unwrap();
+    assert!(rounds.len() > 1, "{report}");
+    let last = rounds.last().unwrap()["verdicts"][0][1].as_str().unwrap();
+    assert_eq!(last, "no violation on 441 data points", "{report}");
+    let patched = read_nnet(&out.join("patched.nnet")).unwrap().net;
+    let data = std::fs::read_to_string(dir.path().join("data.csv")).unwrap();
+    let mut violating_before = 0;
+    for line in data.lines().skip(1) {
+        let v: Vec<f64> = line.split(',').map(|t| t.parse().unwrap()).collect();
+        violating_before += usize::from(net.forward(&v[..2])[0] >= 1.0);
+        assert!(patched.forward(&v[..2])[0] < 1.0, "{line}");
+    }
+    assert!(violating_before > 5, "{violating_before}");
+}
+
+#[test]
+fn a_training_config_refuses_the_data_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string("configs/pendulum.toml").unwrap()
+        + "\n[patch]\nverifier = \"data\"\n";
+    std::fs::write(dir.path().join("c.toml"), config).unwrap();
+    let output = common::saferl()
+        .args([
+            "train",
+            "--config",
+            &dir.path().join("c.toml").to_string_lossy(),
+        ])
+        .args(["--run-dir", &dir.path().join("run").to_string_lossy()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("patch.verifier") && stderr.contains("needs a dataset"),
+        "{stderr}"
+    );
+}

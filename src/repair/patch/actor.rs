@@ -93,6 +93,9 @@ pub fn buffer_samples(
     Split {
         repair: with_targets(repair),
         test: with_targets(test),
+        // The data check is for datasets only (`patch.verifier = "data"` is refused for
+        // runs, whose properties reachability or the MILP check prove).
+        pool: Vec::new(),
     }
 }
 

@@ -59,6 +59,10 @@ pub enum ActorPatchError {
     Config(#[from] ConfigError),
     #[error("the config has no [[property]]: nothing to patch the actor for")]
     NoProperties,
+    #[error(
+        "key `patch.verifier`: \"data\" needs a dataset (saferl patch --net … --data); a run's properties are verified by \"reach\" or \"milp\""
+    )]
+    DataVerifier,
     #[error("verifying the actor before patching it, property `{property}`: {source}")]
     Reach {
         property: String,
@@ -147,6 +151,7 @@ pub fn patch_actor(
         VerifierKind::Milp => Verifier::Milp {
             domain: hull(&properties).ok_or(ActorPatchError::NoProperties)?,
         },
+        VerifierKind::Data => return Err(ActorPatchError::DataVerifier),
     };
     let options = settings.loop_options(net.layers().len(), verifier);
     let mut log_error = None;

@@ -81,6 +81,10 @@ pub enum VerifierKind {
     /// Exact reachability: all unsafe regions, but only bounded condition boxes, unsafe
     /// sets over outputs, and small input dimensions.
     Reach,
+    /// A falsifier, not a verifier: every non-held-out row of the dataset (`saferl patch
+    /// --net … --data` only) is checked and violating rows join the samples. It stops
+    /// the loop when no row violates Ψ, but never reports `verified`.
+    Data,
     /// One patch, no verification (guarantees hold on the repair samples only).
     Off,
 }

@@ -86,6 +86,9 @@ pub fn read_samples(path: &Path, inputs: usize, outputs: usize) -> Result<Vec<Sa
 pub struct Split {
     pub repair: Vec<Sample>,
     pub test: Vec<Sample>,
+    /// Every sample not held out (the repair samples among them): what the data check
+    /// of the loop scans (empty for a replay buffer's split, which it does not apply to).
+    pub pool: Vec<Sample>,
 }
 
 /// Shuffles `samples` (seeded), holds out up to `test` of them, and draws `repair` repair
@@ -105,6 +108,7 @@ pub fn split(
     samples.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     let test_count = test.min(samples.len().saturating_sub(1));
     let test_set = samples.split_off(samples.len() - test_count);
+    let pool = samples.clone();
     let (violating, safe): (Vec<Sample>, Vec<Sample>) = samples.into_iter().partition(|s| {
         let y = net.forward(&s.input);
         constraints.iter().any(|c| c.violated_by(&s.input, &y))
@@ -118,5 +122,6 @@ pub fn split(
     Split {
         repair: chosen,
         test: test_set,
+        pool,
     }
 }

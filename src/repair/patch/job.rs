@@ -166,6 +166,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
             let mut test = read_samples(path, net.input_dim(), net.output_dim())?;
             test.shuffle(&mut ChaCha8Rng::seed_from_u64(settings.seed));
             test.truncate(settings.test);
+            let pool = data.clone();
             let repair = split(
                 net,
                 data,
@@ -176,7 +177,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
                 settings.seed,
             )
             .repair;
-            Split { repair, test }
+            Split { repair, test, pool }
         }
     };
     let io = |path: &Path| {
@@ -193,6 +194,9 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
     let verifier = match settings.verifier {
         VerifierKind::Reach => Verifier::Reach,
         VerifierKind::Off => Verifier::Off,
+        VerifierKind::Data => Verifier::Data {
+            inputs: sets.pool.iter().map(|s| s.input.clone()).collect(),
+        },
         VerifierKind::Milp => Verifier::Milp {
             domain: InputSet::bounding_box(sets.test.iter().map(|s| s.input.as_slice()))
                 .ok_or_else(|| JobError::Invalid {

@@ -49,9 +49,19 @@ pub enum Verifier {
     Reach,
     /// The MILP check over `domain` ∩ each constraint's condition.
     Milp { domain: InputSet },
+    /// A falsifier over a finite set of inputs (a dataset's rows): violating inputs join
+    /// the samples; the loop stops when none violates Ψ, never with `verified`.
+    Data { inputs: Vec<Vec<f64>> },
     /// No verification: one patch, guaranteed on the repair samples only (the paper's
     /// Table 1 setting).
     Off,
+}
+
+impl Verifier {
+    /// Whether "nothing found" is a proof over the constraint's domain.
+    fn proves(&self) -> bool {
+        matches!(self, Self::Reach | Self::Milp { .. })
+    }
 }
 
 /// What one round did.
@@ -141,7 +151,7 @@ pub fn repair_loop(
                 .iter()
                 .map(|c| (c.name.clone(), "verification is off".to_string())),
         ),
-        Verifier::Milp { .. } => {}
+        Verifier::Milp { .. } | Verifier::Data { .. } => {}
     }
     let mut rounds = Vec::new();
     let max_rounds = options.max_rounds.max(1);
@@ -158,6 +168,7 @@ pub fn repair_loop(
             Verifier::Milp { domain } => {
                 check_by_milp(current, constraints, domain, options, round)?
             }
+            Verifier::Data { inputs } => check_on_data(current, constraints, inputs),
         };
         let all_safe = checked.all_safe && unverifiable.is_empty();
         let vertices = checked.counterexamples;
@@ -186,7 +197,7 @@ pub fn repair_loop(
                 net: result.net.clone(),
                 last: result,
                 rounds,
-                verified: all_safe,
+                verified: all_safe && options.verifier.proves(),
                 unverifiable,
                 samples,
             });
@@ -280,6 +291,36 @@ fn check_by_milp(
         checked.verdicts.push((c.name.clone(), verdict.to_string()));
     }
     Ok(checked)
+}
+
+/// Every input of `inputs` at which `net` violates a constraint.
+fn check_on_data(net: &ReluNet, constraints: &[Constraint], inputs: &[Vec<f64>]) -> Checked {
+    let mut checked = Checked::nothing_found();
+    let outputs: Vec<Vec<f64>> = inputs.iter().map(|x| net.forward(x)).collect();
+    for c in constraints {
+        let violating: Vec<&Vec<f64>> = inputs
+            .iter()
+            .zip(&outputs)
+            .filter(|(x, y)| c.violated_by(x, y))
+            .map(|(x, _)| x)
+            .collect();
+        checked.all_safe &= violating.is_empty();
+        checked.unsafe_regions += violating.len();
+        let verdict = if violating.is_empty() {
+            format!("no violation on {} data points", inputs.len())
+        } else {
+            format!(
+                "violated on {} of {} data points",
+                violating.len(),
+                inputs.len()
+            )
+        };
+        checked.verdicts.push((c.name.clone(), verdict));
+        checked
+            .counterexamples
+            .extend(violating.into_iter().cloned());
+    }
+    checked
 }
 
 /// Vertices not already among the samples (up to `limit`, spread evenly), each with the
