@@ -704,6 +704,9 @@ fn patch_net(args: PatchArgs) -> Result<()> {
         for (name, reason) in &report.unverifiable {
             println!("not verifiable: `{name}`: {reason}");
         }
+        if let Some(reason) = &report.stopped {
+            println!("stopped early, keeping the previous round's patch: {reason}");
+        }
     }
     Ok(())
 }

@@ -205,3 +205,36 @@ fn a_training_config_refuses_the_data_check() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_failed_later_round_keeps_the_previous_patch_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &tiny_net(), 1.0);
+    // Round 1 has only safe samples (nothing to change); the data check then adds
+    // violating rows that no change of at most 0.05 per weight can repair.
+    let config = "[patch]\nsamples = 5\ntest = 100\nmax_rounds = 5\nmax_new_samples = 10\nverifier = \"data\"\nmax_change = 0.05\nviolating_share = 0.0\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n";
+    std::fs::write(dir.path().join("patch.toml"), config).unwrap();
+    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
+    let output = common::saferl()
+        .args([
+            "patch",
+            "--net",
+            &p("net.nnet"),
+            "--config",
+            &p("patch.toml"),
+        ])
+        .args(["--data", &p("data.csv"), "--test-data", &p("data.csv")])
+        .args(["--out", &p("out"), "--json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stopped = report["stopped"].as_str().unwrap();
+    assert!(stopped.starts_with("round 2: infeasible"), "{stopped}");
+    assert_eq!(report["rounds"].as_array().unwrap().len(), 1);
+    assert_eq!(report["repair_samples"], 5, "round 1's samples");
+    assert_eq!(report["repair_violations"], 0);
+    assert_eq!(report["verified"], false);
+    assert!(dir.path().join("out/patched.nnet").exists());
+}

@@ -57,6 +57,9 @@ pub struct JobReport {
     /// The box the MILP verifier covers (the held-out data's bounding box), so a verdict
     /// can be re-checked independently; `None` for the other verifiers.
     pub verification_domain: Option<Domain>,
+    /// Why the loop ended early, keeping the previous round's patch (see
+    /// [`LoopResult::stopped`]).
+    pub stopped: Option<String>,
     /// Constraints the verifier cannot check, with the reason.
     pub unverifiable: Vec<(String, String)>,
     pub rounds: Vec<Round>,
@@ -98,6 +101,7 @@ impl JobReport {
             repair_violations: last.violations.len(),
             verified: outcome.verified,
             verification_domain: None,
+            stopped: outcome.stopped.clone(),
             unverifiable: outcome.unverifiable.clone(),
             rounds: outcome.rounds.clone(),
             test,

@@ -96,6 +96,9 @@ pub struct LoopResult {
     pub unverifiable: Vec<(String, String)>,
     /// All repair samples used in the last round.
     pub samples: Vec<Sample>,
+    /// Why the loop ended early: a later round's patch failed (no feasible patch within
+    /// the time limit, or infeasible), so the previous round's patch is the result.
+    pub stopped: Option<String>,
 }
 
 /// Why the loop stopped without a result.
@@ -155,9 +158,27 @@ pub fn repair_loop(
     }
     let mut rounds = Vec::new();
     let max_rounds = options.max_rounds.max(1);
+    let mut previous: Option<(PatchResult, usize)> = None;
     for round in 1..=max_rounds {
-        let result = patch(net, &samples, constraints, &options.patch)
-            .map_err(|source| LoopError::Patch { round, source })?;
+        let result = match patch(net, &samples, constraints, &options.patch) {
+            Ok(result) => result,
+            // A failed later round loses nothing: the previous patch still holds on the
+            // samples it was given.
+            Err(source) if previous.is_some() => {
+                let (last, count) = previous.expect("checked");
+                samples.truncate(count);
+                return Ok(LoopResult {
+                    net: last.net.clone(),
+                    last,
+                    rounds,
+                    verified: false,
+                    unverifiable,
+                    samples,
+                    stopped: Some(format!("round {round}: {source}")),
+                });
+            }
+            Err(source) => return Err(LoopError::Patch { round, source }),
+        };
         let current = &result.net;
         let verify_started = Instant::now();
         let checked = match &options.verifier {
@@ -191,8 +212,10 @@ pub fn repair_loop(
         on_round(&record);
         rounds.push(record);
         let stuck = fresh.is_empty();
+        let patched_with = samples.len();
         samples.extend(fresh);
         if all_safe || stuck || round == max_rounds {
+            samples.truncate(patched_with);
             return Ok(LoopResult {
                 net: result.net.clone(),
                 last: result,
@@ -200,8 +223,10 @@ pub fn repair_loop(
                 verified: all_safe && options.verifier.proves(),
                 unverifiable,
                 samples,
+                stopped: None,
             });
         }
+        previous = Some((result, patched_with));
     }
     unreachable!("the last round returns")
 }
