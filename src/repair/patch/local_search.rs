@@ -15,6 +15,7 @@ use super::encode::{Encoding, Spec, activations_before, pre_activations};
 use super::solve::{
     Candidate, configure, remaining_seconds, score, solve_fixed_lp, tangent, with_initial_cuts,
 };
+use crate::nn::ReluNet;
 use highs::{HighsModelStatus, HighsSolutionStatus, Sense};
 use std::time::{Duration, Instant};
 
@@ -39,11 +40,6 @@ pub fn improve(
     if relus == 0 {
         return Ok(start);
     }
-    let layer_inputs: Vec<Vec<f64>> = spec
-        .samples
-        .iter()
-        .map(|s| activations_before(&spec.net.layers()[..spec.layer], &s.input))
-        .collect();
     let base = with_initial_cuts(spec, encoding);
     let mut best = start;
     let mut free = ((relus as f64 * FIRST_SHARE).ceil() as usize).max(1);
@@ -51,10 +47,7 @@ pub fn improve(
         let Some(seconds) = remaining_seconds(remaining()) else {
             break;
         };
-        let pre: Vec<Vec<Vec<f64>>> = layer_inputs
-            .iter()
-            .map(|x| pre_activations(&best.net, spec.layer, x))
-            .collect();
+        let pre = sample_pre_activations(spec, &best.net);
         let value = |i: usize| encoding.sites[i].map(|s| pre[s.sample][s.depth][s.node]);
         // The `free` ReLUs nearest their switching point stay free; disjunction choices too.
         let mut order: Vec<usize> = (0..encoding.binaries.len())
@@ -120,4 +113,28 @@ pub fn improve(
         }
     }
     Ok(best)
+}
+
+/// Per sample, `net`'s pre-activations of the layers from the repaired one on.
+fn sample_pre_activations(spec: &Spec, net: &ReluNet) -> Vec<Vec<Vec<f64>>> {
+    let prefix = &spec.net.layers()[..spec.layer];
+    spec.samples
+        .iter()
+        .map(|s| pre_activations(net, spec.layer, &activations_before(prefix, &s.input)))
+        .collect()
+}
+
+/// The binaries' values for `net`'s activation pattern on the samples (a disjunction's
+/// choice keeps the original network's).
+pub fn phases(spec: &Spec, encoding: &Encoding, net: &ReluNet) -> Vec<f64> {
+    let pre = sample_pre_activations(spec, net);
+    encoding
+        .sites
+        .iter()
+        .zip(&encoding.original_binaries)
+        .map(|(site, &original)| match site {
+            Some(s) => f64::from(u8::from(pre[s.sample][s.depth][s.node] > 0.0)),
+            None => original,
+        })
+        .collect()
 }

@@ -186,6 +186,19 @@ pub fn patch(
     constraints: &[Constraint],
     options: &PatchOptions,
 ) -> Result<PatchResult, PatchError> {
+    patch_near(net, samples, constraints, options, None)
+}
+
+/// [`patch`], also trying the activation pattern of `hint` (an earlier patch of `net`,
+/// e.g. the previous loop round's) as a starting point: when new samples make the
+/// original pattern infeasible, the earlier patch's pattern often is not.
+pub fn patch_near(
+    net: &ReluNet,
+    samples: &[Sample],
+    constraints: &[Constraint],
+    options: &PatchOptions,
+    hint: Option<&ReluNet>,
+) -> Result<PatchResult, PatchError> {
     let started = Instant::now();
     check(net, samples, constraints, options)?;
     let layer = &net.layers()[options.layer];
@@ -210,6 +223,7 @@ pub fn patch(
             time_limit: options.time_limit,
             gap: options.gap,
             iterations: options.iterations,
+            hint,
         },
     )?;
     let violations = violations(&solved.net, samples, constraints);

@@ -17,7 +17,7 @@
 //! constraint and round).
 
 use super::milp_verify::{MilpError, MilpVerdict, verify_constraint};
-use super::{Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, patch};
+use super::{Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, patch_near};
 use crate::nn::ReluNet;
 use crate::reach::{self, Mode, Options, ReachError, Verdict};
 use crate::repair::select::select_vertices;
@@ -160,7 +160,10 @@ pub fn repair_loop(
     let max_rounds = options.max_rounds.max(1);
     let mut previous: Option<(PatchResult, usize)> = None;
     for round in 1..=max_rounds {
-        let result = match patch(net, &samples, constraints, &options.patch) {
+        // The previous round's patch satisfies all but the new samples: its activation
+        // pattern is a second start when the original's cannot take the new ones.
+        let hint = previous.as_ref().map(|(p, _)| &p.net);
+        let result = match patch_near(net, &samples, constraints, &options.patch, hint) {
             Ok(result) => result,
             // A failed later round loses nothing: the previous patch still holds on the
             // samples it was given.

@@ -18,12 +18,14 @@ use highs::{HessianFormat, HighsModelStatus, HighsSolutionStatus, Model, Sense};
 use std::time::{Duration, Instant};
 
 /// Solver settings.
-pub struct SolveOptions {
+pub struct SolveOptions<'a> {
     pub time_limit: Option<Duration>,
     /// Stop when (upper − lower) / upper is at most this.
     pub gap: f64,
     /// Most MILP solves.
     pub iterations: usize,
+    /// A network whose activation pattern is tried as a start besides the original's.
+    pub hint: Option<&'a ReluNet>,
 }
 
 /// The best patch found and how good it is known to be.
@@ -50,23 +52,34 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     let mut model = with_initial_cuts(spec, &encoding).optimise(Sense::Minimise);
     let mut best: Option<Candidate> = None;
     // First incumbent: the patch that keeps every sample's original activation pattern
-    // (an LP refined by tangent cuts; a third of the time at most). Under a time limit
+    // (an LP refined by tangent cuts; a third of the time at most), or the hint's pattern
+    // when that one is better (or the only feasible one). Under a time limit
     // the MILP's own incumbents can be far worse. Local search over activation patterns
     // then improves it (up to two thirds of the time), and the best one starts the MILP:
     // the LP has the MILP's columns with the binaries fixed, so its solution is feasible
     // there and gives the branch and bound a cutoff from the start.
-    if !encoding.binaries.is_empty()
-        && let Some((net, columns)) = solve_fixed_lp(
-            spec,
-            &encoding.original_binaries,
-            remaining().map(|t| t / 3),
-        )?
-    {
-        let start = Candidate {
-            score: score(spec, &net),
-            net,
-            columns: Some(columns),
-        };
+    let mut patterns = vec![encoding.original_binaries.clone()];
+    if let Some(hint) = options.hint {
+        patterns.push(local_search::phases(spec, &encoding, hint));
+    }
+    let mut start: Option<Candidate> = None;
+    if !encoding.binaries.is_empty() {
+        let share = 3 * patterns.len() as u32;
+        for pattern in &patterns {
+            let lp_time = options.time_limit.map(|t| t / share);
+            if let Some((net, columns)) = solve_fixed_lp(spec, pattern, lp_time)? {
+                let candidate = Candidate {
+                    score: score(spec, &net),
+                    net,
+                    columns: Some(columns),
+                };
+                if start.as_ref().is_none_or(|s| candidate.score < s.score) {
+                    start = Some(candidate);
+                }
+            }
+        }
+    }
+    if let Some(start) = start {
         let budget = options
             .time_limit
             .map(|t| (t * 2 / 3).saturating_sub(started.elapsed()));
