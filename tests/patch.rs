@@ -66,11 +66,9 @@ fn keep_behaviour(net: &ReluNet, inputs: &[Vec<f64>]) -> Vec<Sample> {
         .collect()
 }
 
-#[test]
-fn last_layer_patch_finds_the_hand_computed_optimum() {
-    // h = relu(x), y = w·h + b with w = 1, b = 0; samples x = 1, 2, 3 keep y = x; Ψ: y < 2.5.
-    // With λ = 0: min Σ ((w − 1)h + b)² s.t. 3w + b ≤ 2.5 gives w = 0.7, b = 0.4 and
-    // objective 0.1² + 0.2² + 0.5² = 0.30.
+/// h = relu(x), y = w·h + b with w = 1, b = 0; samples x = 1, 2, 3 keep y = x; Ψ: y < 2.5;
+/// λ = 0, so the optimum can be computed by hand; the last layer is patched.
+fn patch_the_cap_problem(clearance: f64) -> saferl::repair::patch::PatchResult {
     let net = ReluNet::new(vec![
         layer(1, 1, &[1.0], &[0.0]),
         layer(1, 1, &[1.0], &[0.0]),
@@ -82,7 +80,15 @@ fn last_layer_patch_finds_the_hand_computed_optimum() {
     let mut options = PatchOptions::for_layer(1);
     options.lambda = 0.0;
     options.margin = 1e-6; // the hand-computed optimum sits (almost) on the boundary
-    let result = patch(&net, &samples, &[psi], &options).unwrap();
+    options.clearance = clearance;
+    patch(&net, &samples, &[psi], &options).unwrap()
+}
+
+#[test]
+fn last_layer_patch_finds_the_hand_computed_optimum() {
+    // min Σ ((w − 1)h + b)² s.t. 3w + b ≤ 2.5 gives w = 0.7, b = 0.4 and
+    // objective 0.1² + 0.2² + 0.5² = 0.30.
+    let result = patch_the_cap_problem(0.0);
     let patched = &result.net.layers()[1];
     assert!((patched.weights[(0, 0)] - 0.7).abs() < 1e-4, "{patched:?}");
     assert!((patched.bias[0] - 0.4).abs() < 1e-4, "{patched:?}");
@@ -103,19 +109,7 @@ fn clearance_moves_the_optimum_that_far_from_the_unsafe_set() {
     // The problem above with clearance 0.5: 3w + b ≤ 2. With a = w − 1 and b = −1 − 3a on
     // the boundary, Σ (a·x + b)² = (2a + 1)² + (a + 1)² + 1 is least at a = −0.6: w = 0.4,
     // b = 0.8, objective 1.2, and the worst sample's output is 2.0, not 2.5.
-    let net = ReluNet::new(vec![
-        layer(1, 1, &[1.0], &[0.0]),
-        layer(1, 1, &[1.0], &[0.0]),
-    ])
-    .unwrap();
-    let inputs: Vec<Vec<f64>> = [1.0, 2.0, 3.0].iter().map(|&x| vec![x]).collect();
-    let samples = keep_behaviour(&net, &inputs);
-    let psi = constraint("cap", 1, 1, None, &[&["y0 >= 2.5"]]);
-    let mut options = PatchOptions::for_layer(1);
-    options.lambda = 0.0;
-    options.margin = 1e-6;
-    options.clearance = 0.5;
-    let result = patch(&net, &samples, &[psi], &options).unwrap();
+    let result = patch_the_cap_problem(0.5);
     let patched = &result.net.layers()[1];
     assert!((patched.weights[(0, 0)] - 0.4).abs() < 1e-4, "{patched:?}");
     assert!((patched.bias[0] - 0.8).abs() < 1e-4, "{patched:?}");

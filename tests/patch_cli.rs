@@ -141,17 +141,16 @@ fn bad_data_fails_with_one_line_naming_the_line() {
     );
 }
 
-#[test]
-fn the_data_check_closes_the_loop_on_every_row_but_never_claims_verified() {
-    let dir = tempfile::tempdir().unwrap();
-    let net = tiny_net();
-    write_inputs(dir.path(), &net, 1.0);
-    // Few repair samples, so later rounds must add the violating rows the first missed.
-    let config = "[patch]\nsamples = 5\ntest = 100\nmax_rounds = 20\nmax_new_samples = 10\nverifier = \"data\"\nclearance = 0.01\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n";
-    std::fs::write(dir.path().join("patch.toml"), config).unwrap();
-    let out = dir.path().join("out");
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    // With --test-data, every row of --data is checked by the loop.
+/// Runs `saferl patch` with the data check (`[patch]` lines `settings`, y0 capped at 1)
+/// on the tiny network, every row of data.csv checked (it is also the --test-data), and
+/// returns the JSON report.
+fn patch_with_the_data_check(dir: &Path, settings: &str) -> serde_json::Value {
+    write_inputs(dir, &tiny_net(), 1.0);
+    let config = format!(
+        "[patch]\n{settings}\nverifier = \"data\"\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n"
+    );
+    std::fs::write(dir.join("patch.toml"), config).unwrap();
+    let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let output = common::saferl()
         .args([
             "patch",
@@ -161,18 +160,29 @@ fn the_data_check_closes_the_loop_on_every_row_but_never_claims_verified() {
             &p("patch.toml"),
         ])
         .args(["--data", &p("data.csv"), "--test-data", &p("data.csv")])
-        .args(["--out", out.to_str().unwrap(), "--json"])
+        .args(["--out", &p("out"), "--json"])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn the_data_check_closes_the_loop_on_every_row_but_never_claims_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    // Few repair samples, so later rounds must add the violating rows the first missed.
+    let report = patch_with_the_data_check(
+        dir.path(),
+        "samples = 5\ntest = 100\nmax_rounds = 20\nmax_new_samples = 10\nclearance = 0.01",
+    );
     assert_eq!(report["verified"], false, "a data check proves nothing");
     let rounds = report["rounds"].as_array().unwrap();
     assert!(rounds.len() > 1, "{report}");
     let last = rounds.last().unwrap()["verdicts"][0][1].as_str().unwrap();
     assert_eq!(last, "no violation on 441 data points", "{report}");
-    let patched = read_nnet(&out.join("patched.nnet")).unwrap().net;
+    let net = tiny_net();
+    let patched = read_nnet(&dir.path().join("out/patched.nnet")).unwrap().net;
     let data = std::fs::read_to_string(dir.path().join("data.csv")).unwrap();
     let mut violating_before = 0;
     for line in data.lines().skip(1) {
@@ -209,27 +219,12 @@ fn a_training_config_refuses_the_data_check() {
 #[test]
 fn a_failed_later_round_keeps_the_previous_patch_and_says_why() {
     let dir = tempfile::tempdir().unwrap();
-    write_inputs(dir.path(), &tiny_net(), 1.0);
     // Round 1 has only safe samples (nothing to change); the data check then adds
     // violating rows that no change of at most 0.05 per weight can repair.
-    let config = "[patch]\nsamples = 5\ntest = 100\nmax_rounds = 5\nmax_new_samples = 10\nverifier = \"data\"\nmax_change = 0.05\nviolating_share = 0.0\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n";
-    std::fs::write(dir.path().join("patch.toml"), config).unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let output = common::saferl()
-        .args([
-            "patch",
-            "--net",
-            &p("net.nnet"),
-            "--config",
-            &p("patch.toml"),
-        ])
-        .args(["--data", &p("data.csv"), "--test-data", &p("data.csv")])
-        .args(["--out", &p("out"), "--json"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = patch_with_the_data_check(
+        dir.path(),
+        "samples = 5\ntest = 100\nmax_rounds = 5\nmax_new_samples = 10\nmax_change = 0.05\nviolating_share = 0.0",
+    );
     let stopped = report["stopped"].as_str().unwrap();
     assert!(stopped.starts_with("round 2: infeasible"), "{stopped}");
     assert_eq!(report["rounds"].as_array().unwrap().len(), 1);
