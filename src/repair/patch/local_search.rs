@@ -13,7 +13,7 @@
 use super::PatchError;
 use super::encode::{Encoding, Spec, activations_before, pre_activations};
 use super::solve::{
-    Candidate, configure, remaining_seconds, score, solve_fixed_lp, tangent, with_initial_cuts,
+    Candidate, configure, remaining_seconds, solve_fixed_lp, tangent, with_initial_cuts,
 };
 use crate::nn::ReluNet;
 use highs::{HighsModelStatus, HighsSolutionStatus, Sense};
@@ -92,11 +92,7 @@ pub fn improve(
                 .map(|c| columns[c.index()])
                 .collect();
             if let Some((net, lp_columns)) = solve_fixed_lp(spec, &pattern, remaining())? {
-                let candidate = Candidate {
-                    score: score(spec, &net),
-                    net,
-                    columns: Some(lp_columns),
-                };
+                let candidate = Candidate::new(spec, net, Some(lp_columns));
                 // Fewer violated samples, or an objective lower by a meaningful step
                 // (tiny steps would keep the neighbourhood from ever growing).
                 let (violations, objective) = candidate.score;

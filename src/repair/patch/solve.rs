@@ -68,11 +68,7 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
         for pattern in &patterns {
             let lp_time = options.time_limit.map(|t| t / share);
             if let Some((net, columns)) = solve_fixed_lp(spec, pattern, lp_time)? {
-                let candidate = Candidate {
-                    score: score(spec, &net),
-                    net,
-                    columns: Some(columns),
-                };
+                let candidate = Candidate::new(spec, net, Some(columns));
                 if start.as_ref().is_none_or(|s| candidate.score < s.score) {
                     start = Some(candidate);
                 }
@@ -149,15 +145,13 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
         } else {
             remaining()
         };
-        let lp = patched_net(spec, &encoding, &columns);
+        let lp = Candidate::new(spec, patched_net(spec, &encoding, &columns), None);
         let candidate = match solve_fixed_qp(spec, &fixed, qp_time)? {
-            Some(qp) if score(spec, &qp) <= score(spec, &lp) => qp,
-            _ => lp,
-        };
-        let candidate = Candidate {
-            score: score(spec, &candidate),
-            net: candidate,
-            columns: None,
+            Some(qp) => {
+                let qp = Candidate::new(spec, qp, None);
+                if qp.score <= lp.score { qp } else { lp }
+            }
+            None => lp,
         };
         if best.as_ref().is_none_or(|b| candidate.score < b.score) {
             best = Some(candidate);
@@ -217,13 +211,20 @@ pub struct Candidate {
     pub columns: Option<Vec<f64>>,
 }
 
-/// Violated repair samples first (re-evaluated on the network; solver tolerances could
-/// leave some), then the objective: lower is better.
-pub fn score(spec: &Spec, net: &ReluNet) -> (usize, f64) {
-    (
-        super::violations(net, spec.samples, spec.constraints).len(),
-        honest_objective(spec, net),
-    )
+impl Candidate {
+    /// `net` scored once: violated repair samples first (re-evaluated on the network;
+    /// solver tolerances could leave some), then the objective; lower is better.
+    pub fn new(spec: &Spec, net: ReluNet, columns: Option<Vec<f64>>) -> Self {
+        let score = (
+            super::violations(&net, spec.samples, spec.constraints).len(),
+            honest_objective(spec, &net),
+        );
+        Self {
+            net,
+            score,
+            columns,
+        }
+    }
 }
 
 /// Absolute gap below which a patch counts as optimal (HiGHS's default `mip_abs_gap`):
