@@ -48,19 +48,18 @@ pub fn improve(
             break;
         };
         let pre = sample_pre_activations(spec, &best.net);
-        let value = |i: usize| encoding.sites[i].map(|s| pre[s.sample][s.depth][s.node]);
+        let phase = phases_of(encoding, &pre);
         // The `free` ReLUs nearest their switching point stay free; disjunction choices too.
-        let mut order: Vec<usize> = (0..encoding.binaries.len())
-            .filter(|&i| encoding.sites[i].is_some())
+        let mut order: Vec<(usize, f64)> = encoding
+            .sites
+            .iter()
+            .enumerate()
+            .filter_map(|(i, site)| site.map(|s| (i, pre[s.sample][s.depth][s.node].abs())))
             .collect();
-        order.sort_by(|&a, &b| {
-            let (va, vb) = (value(a).unwrap_or(0.0), value(b).unwrap_or(0.0));
-            va.abs().total_cmp(&vb.abs())
-        });
+        order.sort_by(|a, b| a.1.total_cmp(&b.1));
         let mut problem = base.clone();
-        for &i in &order[free..] {
-            let phase = f64::from(u8::from(value(i).unwrap_or(0.0) > 0.0));
-            problem.change_column_bounds(encoding.binaries[i], phase..=phase);
+        for &(i, _) in &order[free..] {
+            problem.change_column_bounds(encoding.binaries[i], phase[i]..=phase[i]);
         }
         // Tangents at the centre make the MILP's objective exact there.
         for (n, sample) in spec.samples.iter().enumerate() {
@@ -123,7 +122,11 @@ fn sample_pre_activations(spec: &Spec, net: &ReluNet) -> Vec<Vec<Vec<f64>>> {
 /// The binaries' values for `net`'s activation pattern on the samples (a disjunction's
 /// choice keeps the original network's).
 pub fn phases(spec: &Spec, encoding: &Encoding, net: &ReluNet) -> Vec<f64> {
-    let pre = sample_pre_activations(spec, net);
+    phases_of(encoding, &sample_pre_activations(spec, net))
+}
+
+/// [`phases`] from the per-sample pre-activations of [`sample_pre_activations`].
+fn phases_of(encoding: &Encoding, pre: &[Vec<Vec<f64>>]) -> Vec<f64> {
     encoding
         .sites
         .iter()
