@@ -393,9 +393,7 @@ impl Config {
         self.repair.validate()?;
         self.patch.validate()?;
         if self.patch.verifier == crate::repair::patch::config::VerifierKind::Data {
-            return Err(
-                "key `patch.verifier`: \"data\" needs a dataset (saferl patch --net … --data); a run's properties are verified by \"reach\" or \"milp\"".into(),
-            );
+            return Err(crate::repair::patch::config::DATA_VERIFIER_NEEDS_A_DATASET.into());
         }
         self.validate_patch_layer()
     }

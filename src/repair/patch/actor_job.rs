@@ -59,9 +59,7 @@ pub enum ActorPatchError {
     Config(#[from] ConfigError),
     #[error("the config has no [[property]]: nothing to patch the actor for")]
     NoProperties,
-    #[error(
-        "key `patch.verifier`: \"data\" needs a dataset (saferl patch --net … --data); a run's properties are verified by \"reach\" or \"milp\""
-    )]
+    #[error("{}", super::config::DATA_VERIFIER_NEEDS_A_DATASET)]
     DataVerifier,
     #[error("verifying the actor before patching it, property `{property}`: {source}")]
     Reach {

@@ -71,6 +71,9 @@ pub struct PatchSettings {
     pub seed: u64,
 }
 
+/// Why a run (`patch --run`, `[patch]` in a training config) cannot use the data check.
+pub const DATA_VERIFIER_NEEDS_A_DATASET: &str = "key `patch.verifier`: \"data\" needs a dataset (saferl patch --net … --data); a run's properties are verified by \"reach\" or \"milp\"";
+
 /// Which verifier closes the patch loop (see [`super::Verifier`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
