@@ -55,27 +55,7 @@ fn patch_repairs_verifies_and_reports() {
     let net = tiny_net();
     write_inputs(dir.path(), &net, 1.0);
     let out = dir.path().join("out");
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let output = common::saferl()
-        .args([
-            "patch",
-            "--net",
-            &p("net.nnet"),
-            "--config",
-            &p("patch.toml"),
-        ])
-        .args([
-            "--data",
-            &p("data.csv"),
-            "--out",
-            out.to_str().unwrap(),
-            "--json",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = patch_json(dir.path(), &[]);
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["repair_violations"], 0);
     let test = &report["test"];
@@ -150,6 +130,13 @@ fn patch_with_the_data_check(dir: &Path, settings: &str) -> serde_json::Value {
         "[patch]\n{settings}\nverifier = \"data\"\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n"
     );
     std::fs::write(dir.join("patch.toml"), config).unwrap();
+    let test_data = dir.join("data.csv").to_string_lossy().into_owned();
+    patch_json(dir, &["--test-data", &test_data])
+}
+
+/// Runs `saferl patch --json` on dir's net.nnet, patch.toml and data.csv (plus `extra`
+/// arguments), writing to dir/out; it must succeed. Returns the JSON report.
+fn patch_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let output = common::saferl()
         .args([
@@ -159,8 +146,8 @@ fn patch_with_the_data_check(dir: &Path, settings: &str) -> serde_json::Value {
             "--config",
             &p("patch.toml"),
         ])
-        .args(["--data", &p("data.csv"), "--test-data", &p("data.csv")])
-        .args(["--out", &p("out"), "--json"])
+        .args(["--data", &p("data.csv"), "--out", &p("out"), "--json"])
+        .args(extra)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
