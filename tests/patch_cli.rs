@@ -100,18 +100,7 @@ fn bad_data_fails_with_one_line_naming_the_line() {
         "x0,x1,y0\n0.1,0.2,0.3\n0.1,oops,0.3\n",
     )
     .unwrap();
-    let p = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
-    let output = common::saferl()
-        .args([
-            "patch",
-            "--net",
-            &p("net.nnet"),
-            "--config",
-            &p("patch.toml"),
-        ])
-        .args(["--data", &p("data.csv"), "--out", &p("out")])
-        .output()
-        .unwrap();
+    let output = patch_command(dir.path()).output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -134,11 +123,11 @@ fn patch_with_the_data_check(dir: &Path, settings: &str) -> serde_json::Value {
     patch_json(dir, &["--test-data", &test_data])
 }
 
-/// Runs `saferl patch --json` on dir's net.nnet, patch.toml and data.csv (plus `extra`
-/// arguments), writing to dir/out; it must succeed. Returns the JSON report.
-fn patch_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
+/// `saferl patch` on dir's net.nnet, patch.toml and data.csv, writing to dir/out.
+fn patch_command(dir: &Path) -> std::process::Command {
     let p = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let output = common::saferl()
+    let mut command = common::saferl();
+    command
         .args([
             "patch",
             "--net",
@@ -146,7 +135,15 @@ fn patch_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
             "--config",
             &p("patch.toml"),
         ])
-        .args(["--data", &p("data.csv"), "--out", &p("out"), "--json"])
+        .args(["--data", &p("data.csv"), "--out", &p("out")]);
+    command
+}
+
+/// [`patch_command`] with `--json` and `extra` arguments; it must succeed. Returns the
+/// JSON report.
+fn patch_json(dir: &Path, extra: &[&str]) -> serde_json::Value {
+    let output = patch_command(dir)
+        .arg("--json")
         .args(extra)
         .output()
         .unwrap();
