@@ -705,7 +705,10 @@ fn patch_net(args: PatchArgs) -> Result<()> {
             println!("not verifiable: `{name}`: {reason}");
         }
         if let Some(reason) = &report.stopped {
-            println!("stopped early, keeping the previous round's patch: {reason}");
+            println!("stopped early: {reason}");
+        }
+        if report.result_round < report.rounds.len() || report.stopped.is_some() {
+            println!("result: round {}'s patch", report.result_round);
         }
     }
     Ok(())

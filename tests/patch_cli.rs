@@ -178,6 +178,38 @@ fn the_data_check_closes_the_loop_on_every_row_but_never_claims_verified() {
 }
 
 #[test]
+fn the_data_check_returns_the_round_with_the_fewest_violating_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    // One new sample per round: the loop cannot close in three rounds.
+    let report = patch_with_the_data_check(
+        dir.path(),
+        "samples = 5\ntest = 100\nmax_rounds = 3\nmax_new_samples = 1\nclearance = 0.01",
+    );
+    let rounds = report["rounds"].as_array().unwrap();
+    let found: Vec<u64> = rounds
+        .iter()
+        .map(|r| r["unsafe_regions"].as_u64().unwrap())
+        .collect();
+    assert!(found.iter().all(|&n| n > 0), "the loop closed: {report}");
+    let kept = report["result_round"].as_u64().unwrap() as usize;
+    assert_eq!(found[kept - 1], *found.iter().min().unwrap(), "{report}");
+    // The written network is that round's: re-evaluated, it violates as many rows.
+    let patched = read_nnet(&dir.path().join("out/patched.nnet")).unwrap().net;
+    let data = std::fs::read_to_string(dir.path().join("data.csv")).unwrap();
+    let violating = data
+        .lines()
+        .skip(1)
+        .map(|line| {
+            line.split(',')
+                .map(|t| t.parse().unwrap())
+                .collect::<Vec<f64>>()
+        })
+        .filter(|v| patched.forward(&v[..2])[0] >= 1.0)
+        .count();
+    assert_eq!(violating as u64, found[kept - 1], "{report}");
+}
+
+#[test]
 fn a_training_config_refuses_the_data_check() {
     let dir = tempfile::tempdir().unwrap();
     let config = std::fs::read_to_string("configs/pendulum.toml").unwrap()
@@ -212,6 +244,7 @@ fn a_failed_later_round_keeps_the_previous_patch_and_says_why() {
     let stopped = report["stopped"].as_str().unwrap();
     assert!(stopped.starts_with("round 2: infeasible"), "{stopped}");
     assert_eq!(report["rounds"].as_array().unwrap().len(), 1);
+    assert_eq!(report["result_round"], 1);
     assert_eq!(report["repair_samples"], 5, "round 1's samples");
     assert_eq!(report["repair_violations"], 0);
     assert_eq!(report["verified"], false);

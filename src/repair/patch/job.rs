@@ -60,6 +60,8 @@ pub struct JobReport {
     /// Why the loop ended early, keeping the previous round's patch (see
     /// [`LoopResult::stopped`]).
     pub stopped: Option<String>,
+    /// The round whose patch is reported (see [`LoopResult::round`]).
+    pub result_round: usize,
     /// Constraints the verifier cannot check, with the reason.
     pub unverifiable: Vec<(String, String)>,
     pub rounds: Vec<Round>,
@@ -95,13 +97,14 @@ impl JobReport {
             objective: last.objective,
             lower_bound: last.lower_bound,
             gap: last.gap,
-            delta: outcome.rounds.last().map_or(last.delta, |r| r.delta),
+            delta: last.delta,
             binaries: last.binaries,
             oa_iterations: last.iterations,
             repair_violations: last.violations.len(),
             verified: outcome.verified,
             verification_domain: None,
             stopped: outcome.stopped.clone(),
+            result_round: outcome.round,
             unverifiable: outcome.unverifiable.clone(),
             rounds: outcome.rounds.clone(),
             test,

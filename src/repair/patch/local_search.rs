@@ -16,7 +16,7 @@ use super::solve::{
     Candidate, configure, remaining_seconds, solve_fixed_lp, tangent, with_initial_cuts,
 };
 use crate::nn::ReluNet;
-use highs::{HighsModelStatus, HighsSolutionStatus, Sense};
+use highs::{HighsModelStatus, HighsSolutionStatus, RowProblem, Sense};
 use std::time::{Duration, Instant};
 
 /// Share of the ReLU binaries left free in the first neighbourhood.
@@ -48,7 +48,6 @@ pub fn improve(
             break;
         };
         let pre = sample_pre_activations(spec, &best.net);
-        let phase = phases_of(encoding, &pre);
         // The `free` ReLUs nearest their switching point stay free; disjunction choices too.
         let mut order: Vec<(usize, f64)> = encoding
             .sites
@@ -57,50 +56,32 @@ pub fn improve(
             .filter_map(|(i, site)| site.map(|s| (i, pre[s.sample][s.depth][s.node].abs())))
             .collect();
         order.sort_by(|a, b| a.1.total_cmp(&b.1));
-        let mut problem = base.clone();
+        let mut is_free = vec![true; encoding.binaries.len()];
         for &(i, _) in &order[free..] {
-            problem.change_column_bounds(encoding.binaries[i], phase[i]..=phase[i]);
+            is_free[i] = false;
         }
-        // Tangents at the centre make the MILP's objective exact there.
-        for (n, sample) in spec.samples.iter().enumerate() {
-            let y = pre[n].last().expect("the outputs");
-            for (j, &t) in sample.target.iter().enumerate() {
-                let (lower, terms) = tangent(encoding, n, j, y[j], t);
-                problem.add_row(lower.., terms);
-            }
-        }
-        let mut model = problem.optimise(Sense::Minimise);
-        configure(&mut model, seconds.min(STEP_SECONDS), None);
-        // The cut objective underestimates the true one, so the centre's true objective
-        // is a valid cutoff: nothing above it can improve on the centre.
-        model.set_option("objective_bound", best.score.1);
-        let solved = model
-            .try_solve()
-            .map_err(|e| PatchError::Solver(format!("local-search MILP: {e:?}")))?;
-        let found = matches!(
-            solved.status(),
-            HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit
-        ) && solved.primal_solution_status() == HighsSolutionStatus::Feasible;
+        let neighbourhood = Neighbourhood {
+            base: &base,
+            pre: &pre,
+            is_free: &is_free,
+            // The cut objective underestimates the true one, so the centre's true
+            // objective is a valid cutoff: nothing above it can improve on the centre.
+            cutoff: Some(best.score.1),
+            seconds: seconds.min(STEP_SECONDS),
+        };
         let mut improved = false;
-        if found {
-            let solution = solved.get_solution();
-            let columns = solution.columns();
-            let pattern: Vec<f64> = encoding
-                .binaries
-                .iter()
-                .map(|c| columns[c.index()])
-                .collect();
-            if let Some((net, lp_columns)) = solve_fixed_lp(spec, &pattern, remaining())? {
-                let candidate = Candidate::new(spec, net, Some(lp_columns));
-                // Fewer violated samples, or an objective lower by a meaningful step
-                // (tiny steps would keep the neighbourhood from ever growing).
-                let (violations, objective) = candidate.score;
-                improved = violations < best.score.0
-                    || violations == best.score.0
-                        && objective < best.score.1 - MIN_STEP * best.score.1.abs();
-                if candidate.score < best.score {
-                    best = candidate;
-                }
+        if let Some(pattern) = neighbourhood.solve(spec, encoding)?
+            && let Some((net, lp_columns)) = solve_fixed_lp(spec, &pattern, remaining())?
+        {
+            let candidate = Candidate::new(spec, net, Some(lp_columns));
+            // Fewer violated samples, or an objective lower by a meaningful step
+            // (tiny steps would keep the neighbourhood from ever growing).
+            let (violations, objective) = candidate.score;
+            improved = violations < best.score.0
+                || violations == best.score.0
+                    && objective < best.score.1 - MIN_STEP * best.score.1.abs();
+            if candidate.score < best.score {
+                best = candidate;
             }
         }
         if !improved {
@@ -108,6 +89,109 @@ pub fn improve(
         }
     }
     Ok(best)
+}
+
+/// A start from `net`'s activation pattern when some repair samples are new to it (the
+/// loop's next round: `net` is the previous patch, the new samples are its
+/// counterexamples): the ReLUs of the samples `net` violates are left free, all others
+/// fixed to `net`'s phases, and the weights re-optimised for the pattern that small MILP
+/// returns. Fixing the new samples' phases too often leaves no feasible patch at all.
+/// `None` if nothing feasible was found within `budget`.
+pub fn mend(
+    spec: &Spec,
+    encoding: &Encoding,
+    net: &ReluNet,
+    budget: Option<Duration>,
+) -> Result<Option<Candidate>, PatchError> {
+    let started = Instant::now();
+    let remaining = || budget.map(|t| t.saturating_sub(started.elapsed()));
+    let pre = sample_pre_activations(spec, net);
+    let mut pattern = phases_of(encoding, &pre);
+    let violated: Vec<usize> = super::violations(net, spec.samples, spec.constraints)
+        .iter()
+        .map(|v| v.sample)
+        .collect();
+    if !violated.is_empty() {
+        let Some(seconds) = remaining_seconds(remaining()) else {
+            return Ok(None);
+        };
+        let is_free: Vec<bool> = encoding
+            .sites
+            .iter()
+            .map(|site| site.is_none_or(|s| violated.contains(&s.sample)))
+            .collect();
+        let base = with_initial_cuts(spec, encoding);
+        let neighbourhood = Neighbourhood {
+            base: &base,
+            pre: &pre,
+            is_free: &is_free,
+            cutoff: None,
+            seconds,
+        };
+        match neighbourhood.solve(spec, encoding)? {
+            Some(found) => pattern = found,
+            None => return Ok(None),
+        }
+    }
+    Ok(solve_fixed_lp(spec, &pattern, remaining())?
+        .map(|(net, columns)| Candidate::new(spec, net, Some(columns))))
+}
+
+/// One small MILP: the binaries not marked free fixed to the phases of `pre`.
+struct Neighbourhood<'a> {
+    /// The full MILP with its initial cuts.
+    base: &'a RowProblem,
+    /// The centre's per-sample pre-activations (see [`sample_pre_activations`]).
+    pre: &'a [Vec<Vec<f64>>],
+    is_free: &'a [bool],
+    /// Objective above which no solution is wanted.
+    cutoff: Option<f64>,
+    seconds: f64,
+}
+
+impl Neighbourhood<'_> {
+    /// The binaries' values of the best solution found, if any.
+    fn solve(&self, spec: &Spec, encoding: &Encoding) -> Result<Option<Vec<f64>>, PatchError> {
+        let phase = phases_of(encoding, self.pre);
+        let mut problem = self.base.clone();
+        for (i, &free) in self.is_free.iter().enumerate() {
+            if !free {
+                problem.change_column_bounds(encoding.binaries[i], phase[i]..=phase[i]);
+            }
+        }
+        // Tangents at the centre make the MILP's objective exact there.
+        for (n, sample) in spec.samples.iter().enumerate() {
+            let y = self.pre[n].last().expect("the outputs");
+            for (j, &t) in sample.target.iter().enumerate() {
+                let (lower, terms) = tangent(encoding, n, j, y[j], t);
+                problem.add_row(lower.., terms);
+            }
+        }
+        let mut model = problem.optimise(Sense::Minimise);
+        configure(&mut model, self.seconds, None);
+        if let Some(cutoff) = self.cutoff {
+            model.set_option("objective_bound", cutoff);
+        }
+        let solved = model
+            .try_solve()
+            .map_err(|e| PatchError::Solver(format!("local-search MILP: {e:?}")))?;
+        let found = matches!(
+            solved.status(),
+            HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit
+        ) && solved.primal_solution_status() == HighsSolutionStatus::Feasible;
+        if !found {
+            return Ok(None);
+        }
+        let solution = solved.get_solution();
+        let columns = solution.columns();
+        Ok(Some(
+            encoding
+                .binaries
+                .iter()
+                .map(|c| columns[c.index()])
+                .collect(),
+        ))
+    }
 }
 
 /// Per sample, `net`'s pre-activations of the layers from the repaired one on.
@@ -119,13 +203,9 @@ fn sample_pre_activations(spec: &Spec, net: &ReluNet) -> Vec<Vec<Vec<f64>>> {
         .collect()
 }
 
-/// The binaries' values for `net`'s activation pattern on the samples (a disjunction's
-/// choice keeps the original network's).
-pub fn phases(spec: &Spec, encoding: &Encoding, net: &ReluNet) -> Vec<f64> {
-    phases_of(encoding, &sample_pre_activations(spec, net))
-}
-
-/// [`phases`] from the per-sample pre-activations of [`sample_pre_activations`].
+/// The binaries' values for the activation pattern of the per-sample pre-activations
+/// `pre` (see [`sample_pre_activations`]; a disjunction's choice keeps the original
+/// network's).
 fn phases_of(encoding: &Encoding, pre: &[Vec<Vec<f64>>]) -> Vec<f64> {
     encoding
         .sites

@@ -62,6 +62,20 @@ impl Verifier {
     fn proves(&self) -> bool {
         matches!(self, Self::Reach | Self::Milp { .. })
     }
+
+    /// Whether a round that found `found` violations replaces the kept patch, which
+    /// found `kept`. The data check counts every violating point of a fixed set, so its
+    /// counts compare rounds: a later round can do worse (its patch is re-solved from
+    /// the original under a time limit), and the best one is kept. The other verifiers'
+    /// counts are not comparable across rounds (regions of different sizes, at most
+    /// [`MILP_POINTS_PER_POLYTOPE`] points), so the latest patch — the one built from
+    /// the most counterexamples — is kept.
+    fn prefers(&self, found: usize, kept: usize) -> bool {
+        match self {
+            Self::Data { .. } => found <= kept,
+            Self::Reach | Self::Milp { .. } | Self::Off => true,
+        }
+    }
 }
 
 /// What one round did.
@@ -87,14 +101,17 @@ pub struct Round {
 #[derive(Debug, Clone)]
 pub struct LoopResult {
     pub net: ReluNet,
-    /// The last patch.
+    /// The patch returned: the last round's, unless that one failed or (data check)
+    /// violated more points than an earlier round's (see `round`).
     pub last: PatchResult,
+    /// The round whose patch is returned.
+    pub round: usize,
     pub rounds: Vec<Round>,
     /// Every constraint was proved safe by the verifier on the final network.
     pub verified: bool,
     /// Constraints the verifier cannot check, with the reason.
     pub unverifiable: Vec<(String, String)>,
-    /// All repair samples used in the last round.
+    /// All repair samples the returned patch was built from.
     pub samples: Vec<Sample>,
     /// Why the loop ended early: a later round's patch failed (no feasible patch within
     /// the time limit, or infeasible), so the previous round's patch is the result.
@@ -158,27 +175,44 @@ pub fn repair_loop(
     }
     let mut rounds = Vec::new();
     let max_rounds = options.max_rounds.max(1);
-    let mut previous: Option<(PatchResult, usize)> = None;
+    // The patch to return if the loop ends now: (patch, its round, the samples it was
+    // built from, the violations the verifier found on it).
+    let mut kept: Option<(PatchResult, usize, usize, usize)> = None;
+    // The previous round's patch satisfies all but the new samples: its activation
+    // pattern is a second start when the original's cannot take the new ones.
+    let mut hint: Option<ReluNet> = None;
+    let finish = |kept: (PatchResult, usize, usize, usize),
+                  mut samples: Vec<Sample>,
+                  rounds: Vec<Round>,
+                  verified: bool,
+                  stopped: Option<String>| {
+        let (last, round, count, _) = kept;
+        samples.truncate(count);
+        LoopResult {
+            net: last.net.clone(),
+            last,
+            round,
+            rounds,
+            verified,
+            unverifiable: unverifiable.clone(),
+            samples,
+            stopped,
+        }
+    };
     for round in 1..=max_rounds {
-        // The previous round's patch satisfies all but the new samples: its activation
-        // pattern is a second start when the original's cannot take the new ones.
-        let hint = previous.as_ref().map(|(p, _)| &p.net);
-        let result = match patch_near(net, &samples, constraints, &options.patch, hint) {
+        let result = match patch_near(net, &samples, constraints, &options.patch, hint.as_ref()) {
             Ok(result) => result,
-            // A failed later round loses nothing: the previous patch still holds on the
+            // A failed later round loses nothing: the kept patch still holds on the
             // samples it was given.
-            Err(source) if previous.is_some() => {
-                let (last, count) = previous.expect("checked");
-                samples.truncate(count);
-                return Ok(LoopResult {
-                    net: last.net.clone(),
-                    last,
-                    rounds,
-                    verified: false,
-                    unverifiable,
+            Err(source) if kept.is_some() => {
+                let stopped = Some(format!("round {round}: {source}"));
+                return Ok(finish(
+                    kept.expect("checked"),
                     samples,
-                    stopped: Some(format!("round {round}: {source}")),
-                });
+                    rounds,
+                    false,
+                    stopped,
+                ));
             }
             Err(source) => return Err(LoopError::Patch { round, source }),
         };
@@ -215,21 +249,25 @@ pub fn repair_loop(
         on_round(&record);
         rounds.push(record);
         let stuck = fresh.is_empty();
-        let patched_with = samples.len();
+        hint = Some(result.net.clone());
+        if kept
+            .as_ref()
+            .is_none_or(|k| options.verifier.prefers(regions, k.3))
+        {
+            kept = Some((result, round, samples.len(), regions));
+        }
         samples.extend(fresh);
         if all_safe || stuck || round == max_rounds {
-            samples.truncate(patched_with);
-            return Ok(LoopResult {
-                net: result.net.clone(),
-                last: result,
-                rounds,
-                verified: all_safe && options.verifier.proves(),
-                unverifiable,
+            // A safe round's patch is always the one kept, so `verified` is about it.
+            let verified = all_safe && options.verifier.proves();
+            return Ok(finish(
+                kept.expect("set above"),
                 samples,
-                stopped: None,
-            });
+                rounds,
+                verified,
+                None,
+            ));
         }
-        previous = Some((result, patched_with));
     }
     unreachable!("the last round returns")
 }

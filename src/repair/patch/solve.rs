@@ -53,26 +53,24 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     let mut best: Option<Candidate> = None;
     // First incumbent: the patch that keeps every sample's original activation pattern
     // (an LP refined by tangent cuts; a third of the time at most), or the hint's pattern
-    // when that one is better (or the only feasible one). Under a time limit
+    // mended on the samples the hint violates when that one is better (or the only
+    // feasible one). Under a time limit
     // the MILP's own incumbents can be far worse. Local search over activation patterns
     // then improves it (up to two thirds of the time), and the best one starts the MILP:
     // the LP has the MILP's columns with the binaries fixed, so its solution is feasible
     // there and gives the branch and bound a cutoff from the start.
-    let mut patterns = vec![encoding.original_binaries.clone()];
-    if let Some(hint) = options.hint {
-        patterns.push(local_search::phases(spec, &encoding, hint));
-    }
     let mut start: Option<Candidate> = None;
     if !encoding.binaries.is_empty() {
-        let share = 3 * patterns.len() as u32;
-        for pattern in &patterns {
-            let lp_time = options.time_limit.map(|t| t / share);
-            if let Some((net, columns)) = solve_fixed_lp(spec, pattern, lp_time)? {
-                let candidate = Candidate::new(spec, net, Some(columns));
-                if start.as_ref().is_none_or(|s| candidate.score < s.score) {
-                    start = Some(candidate);
-                }
-            }
+        let share = if options.hint.is_some() { 6 } else { 3 };
+        let lp_time = options.time_limit.map(|t| t / share);
+        if let Some((net, columns)) = solve_fixed_lp(spec, &encoding.original_binaries, lp_time)? {
+            start = Some(Candidate::new(spec, net, Some(columns)));
+        }
+        if let Some(hint) = options.hint
+            && let Some(mended) = local_search::mend(spec, &encoding, hint, lp_time)?
+            && start.as_ref().is_none_or(|s| mended.score < s.score)
+        {
+            start = Some(mended);
         }
     }
     if let Some(start) = start {
