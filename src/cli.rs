@@ -169,11 +169,22 @@ struct VerifyArgs {
     #[arg(long)]
     json: bool,
     /// Explore everything and write every unsafe input region to this JSON file.
-    #[arg(long, conflicts_with = "run")]
+    #[arg(long, conflicts_with_all = ["run", "method"])]
     regions: Option<PathBuf>,
+    /// `reach` (exact reachability: every unsafe region; for few inputs) or `milp` (a
+    /// mixed-integer program per property; for wide boxes of many inputs).
+    #[arg(long, value_enum, default_value_t = VerifyMethod::Reach, conflicts_with = "run")]
+    method: VerifyMethod,
     /// No progress indicator.
     #[arg(long)]
     quiet: bool,
+}
+
+/// How `saferl verify` decides a property.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum VerifyMethod {
+    Reach,
+    Milp,
 }
 
 #[derive(Debug, Args)]
@@ -477,6 +488,21 @@ fn verify_net(args: VerifyArgs) -> Result<()> {
     };
     let net = read_nnet(net_path)?.net;
     let parts = read_vnnlib(property_path)?;
+    if args.method == VerifyMethod::Milp {
+        let report = verify::verify_parts_by_milp(&net, &parts, timeout)
+            .with_context(|| format!("{} on {}", net_path.display(), property_path.display()))?;
+        if args.json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else {
+            println!(
+                "{}: MILP with {} ReLU binaries in {:.2} s",
+                report.result,
+                report.stats.milp_binaries.unwrap_or(0),
+                report.stats.time_s
+            );
+        }
+        return Ok(());
+    }
     let spinner = spinner(
         args.quiet,
         &format!("verifying {} ", property_path.display()),

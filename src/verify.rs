@@ -5,6 +5,8 @@
 
 use crate::nn::{ActionScaling, NotMonotoneMappable, ReluNet};
 use crate::reach::{self, Mode, Options, ReachError, UnsafeRegion, Verdict};
+use crate::repair::patch::Constraint;
+use crate::repair::patch::milp_verify::{MilpError, MilpVerdict, verify_constraint};
 use crate::spec::Property;
 use crate::spec::UnsafeSet;
 use indicatif::ProgressBar;
@@ -33,6 +35,9 @@ pub struct CounterexampleJson {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct StatsJson {
     pub time_s: f64,
+    /// ReLU binaries of the largest MILP (`--method milp`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub milp_binaries: Option<usize>,
     pub sets: u64,
     pub peak_sets: u64,
     pub regions: usize,
@@ -101,6 +106,55 @@ pub fn verify_parts(
         unsafe_volume: None,
     };
     Ok((report, regions))
+}
+
+/// Verifies every part of a property file by the MILP verifier (HiGHS branch and bound
+/// on the big-M encoding, bounds tightened by LPs): complete like reachability, but its
+/// cost grows with the unstable ReLUs instead of the linear regions, which explode on
+/// wide boxes of many inputs. A counterexample is re-evaluated on the network.
+pub fn verify_parts_by_milp(
+    net: &ReluNet,
+    parts: &[Property],
+    timeout: Option<Duration>,
+) -> Result<Report, MilpError> {
+    let started = Instant::now();
+    let mut verdicts = Vec::new();
+    let mut counterexample = None;
+    let mut binaries = 0;
+    for part in parts {
+        let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        if remaining.is_some_and(|t| t.is_zero()) {
+            verdicts.push(Verdict::Unknown);
+            break;
+        }
+        let constraint = Constraint::from_property(part);
+        let outcome = verify_constraint(net, &constraint, &part.input, remaining, 1)?;
+        binaries = binaries.max(outcome.binaries);
+        verdicts.push(match outcome.verdict {
+            MilpVerdict::Safe => Verdict::Safe,
+            MilpVerdict::Unknown => Verdict::Unknown,
+            MilpVerdict::Unsafe => Verdict::Unsafe,
+        });
+        if outcome.verdict == MilpVerdict::Unsafe {
+            // Unsafe points come first, each already re-evaluated.
+            let input = outcome.points[0].clone();
+            counterexample = Some(CounterexampleJson {
+                output: net.forward(&input),
+                input,
+            });
+            break;
+        }
+    }
+    Ok(Report {
+        result: Verdict::combine(verdicts).to_string(),
+        counterexample,
+        stats: StatsJson {
+            time_s: started.elapsed().as_secs_f64(),
+            milp_binaries: Some(binaries),
+            ..StatsJson::default()
+        },
+        unsafe_volume: None,
+    })
 }
 
 /// Estimates the share of `property`'s input set covered by `regions` from `samples`

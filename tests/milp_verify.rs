@@ -2,9 +2,11 @@
 //! reachability verifier on output-only properties of random networks, and dense
 //! sampling on input-dependent constraints that reachability cannot take.
 
+mod common;
 mod reach_common;
 
 use rand::Rng;
+use saferl::nn::nnet::{NnetFile, Normalization, write_nnet};
 use saferl::reach::{self, Options, Verdict};
 use saferl::repair::patch::Constraint;
 use saferl::repair::patch::constraint::parse_joint_inequality;
@@ -97,4 +99,66 @@ fn input_dependent_constraints_match_dense_sampling() {
         }
     }
     assert!(safe >= 5 && unsafe_ >= 5, "{safe} safe, {unsafe_} unsafe");
+}
+
+/// `saferl verify --method milp` on random networks written as .nnet with VNNLIB
+/// properties (`y0 ≥ t` over the unit box): the same verdict as the default exact
+/// reachability, and an unsafe verdict's counterexample replays on the network.
+#[test]
+fn the_milp_method_of_saferl_verify_agrees_with_reachability() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rng = rng(23);
+    let mut verdicts = Vec::new();
+    for trial in 0..6 {
+        let sizes = random_sizes(&mut rng);
+        let net = random_net(&mut rng, &sizes);
+        let q = if trial % 2 == 0 { 0.8 } else { 1.2 };
+        let threshold = quantile_property(&net, unit_box(sizes[0]), &mut rng, q)
+            .unsafe_set
+            .disjuncts[0][0]
+            .rhs
+            .abs();
+        let net_path = dir.path().join(format!("net{trial}.nnet"));
+        write_nnet(
+            &net_path,
+            &NnetFile {
+                net: net.clone(),
+                normalization: Normalization::identity(sizes[0]),
+                comments: vec![],
+            },
+        )
+        .unwrap();
+        let mut vnnlib = String::new();
+        for i in 0..sizes[0] {
+            vnnlib += &format!("(declare-const X_{i} Real)\n");
+        }
+        vnnlib += "(declare-const Y_0 Real)\n(declare-const Y_1 Real)\n";
+        for i in 0..sizes[0] {
+            vnnlib += &format!("(assert (>= X_{i} -1.0))\n(assert (<= X_{i} 1.0))\n");
+        }
+        vnnlib += &format!("(assert (>= Y_0 {threshold:?}))\n");
+        let property_path = dir.path().join(format!("p{trial}.vnnlib"));
+        std::fs::write(&property_path, vnnlib).unwrap();
+        let verify = |method: &str| -> serde_json::Value {
+            let output = common::saferl()
+                .args(["verify", "--json", "--method", method, "--net"])
+                .arg(&net_path)
+                .arg("--property")
+                .arg(&property_path)
+                .output()
+                .unwrap();
+            assert!(output.status.success(), "{output:?}");
+            serde_json::from_slice(&output.stdout).unwrap()
+        };
+        let (milp, exact) = (verify("milp"), verify("reach"));
+        assert_eq!(milp["result"], exact["result"], "trial {trial} ({sizes:?})");
+        if milp["result"] == "unsafe" {
+            let x: Vec<f64> =
+                serde_json::from_value(milp["counterexample"]["input"].clone()).unwrap();
+            assert!(x.iter().all(|v| (-1.0..=1.0).contains(v)), "{x:?}");
+            assert!(net.forward(&x)[0] >= threshold, "trial {trial}: {x:?}");
+        }
+        verdicts.push(milp["result"].as_str().unwrap().to_string());
+    }
+    assert!(verdicts.iter().any(|v| v == "safe") && verdicts.iter().any(|v| v == "unsafe"));
 }
