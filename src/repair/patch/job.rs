@@ -159,7 +159,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         })?;
     let settings = &config.patch;
     let data = read_samples(&input.data, net.input_dim(), net.output_dim())?;
-    let sets = match &input.test_data {
+    let mut sets = match &input.test_data {
         None => split(
             net,
             data,
@@ -202,7 +202,7 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         VerifierKind::Reach => Verifier::Reach,
         VerifierKind::Off => Verifier::Off,
         VerifierKind::Data => Verifier::Data {
-            inputs: sets.pool.iter().map(|s| s.input.clone()).collect(),
+            rows: std::mem::take(&mut sets.pool),
         },
         VerifierKind::Milp => Verifier::Milp {
             domain: InputSet::bounding_box(sets.test.iter().map(|s| s.input.as_slice()))

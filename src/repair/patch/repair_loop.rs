@@ -1,7 +1,8 @@
 //! Repair with a sound verifier in the loop (certified-repair paper, Alg. 1).
 //!
 //! patch → verify the patched network on every constraint → if one is violated, add the
-//! verifier's counterexamples (targets: the original network's outputs there) to the
+//! verifier's counterexamples (targets: the original network's outputs there, or a
+//! dataset's labels when the data check found them) to the
 //! repair samples and patch again → stop when every constraint is proved safe or after
 //! `max_rounds`. The patch guarantees the samples; the verifier's "safe" is what extends
 //! the guarantee to the whole domain, so `verified` is true only on the verifier's word.
@@ -49,9 +50,10 @@ pub enum Verifier {
     Reach,
     /// The MILP check over `domain` ∩ each constraint's condition.
     Milp { domain: InputSet },
-    /// A falsifier over a finite set of inputs (a dataset's rows): violating inputs join
-    /// the samples; the loop stops when none violates Ψ, never with `verified`.
-    Data { inputs: Vec<Vec<f64>> },
+    /// A falsifier over a finite labelled set (a dataset's rows): violating rows join the
+    /// samples with their labels as targets, like the first repair samples drawn from the
+    /// same data; the loop stops when none violates Ψ, never with `verified`.
+    Data { rows: Vec<Sample> },
     /// No verification: one patch, guaranteed on the repair samples only (the paper's
     /// Table 1 setting).
     Off,
@@ -140,8 +142,9 @@ pub enum LoopError {
 /// What one verification of all constraints found.
 struct Checked {
     verdicts: Vec<(String, String)>,
-    /// Inputs at which the patched network violates (or nearly violates) a constraint.
-    counterexamples: Vec<Vec<f64>>,
+    /// Inputs at which the patched network violates (or nearly violates) a constraint,
+    /// with their targets.
+    counterexamples: Vec<Sample>,
     unsafe_regions: usize,
     all_safe: bool,
 }
@@ -221,18 +224,18 @@ pub fn repair_loop(
         let checked = match &options.verifier {
             // With verification off there are no properties: nothing is checked.
             Verifier::Reach | Verifier::Off => {
-                check_by_reach(current, &properties, options, round)?
+                check_by_reach(net, current, &properties, options, round)?
             }
             Verifier::Milp { domain } => {
-                check_by_milp(current, constraints, domain, options, round)?
+                check_by_milp(net, current, constraints, domain, options, round)?
             }
-            Verifier::Data { inputs } => check_on_data(current, constraints, inputs),
+            Verifier::Data { rows } => check_on_data(current, constraints, rows),
         };
         let all_safe = checked.all_safe && unverifiable.is_empty();
-        let vertices = checked.counterexamples;
+        let found = checked.counterexamples;
         let regions = checked.unsafe_regions;
         let verdicts = checked.verdicts;
-        let fresh = new_samples(net, &samples, vertices, options.max_new_samples);
+        let fresh = new_samples(&samples, found, options.max_new_samples);
         let record = Round {
             round,
             samples: samples.len(),
@@ -284,8 +287,10 @@ impl Checked {
     }
 }
 
-/// Every unsafe region of every property, by exact reachability.
+/// Every unsafe region of every property of `net` (the patch of `original`), by exact
+/// reachability.
 fn check_by_reach(
+    original: &ReluNet,
     net: &ReluNet,
     properties: &[Property],
     options: &LoopOptions,
@@ -309,12 +314,15 @@ fn check_by_reach(
         // An unsafe actor's regions can hold millions of vertices: keep at most
         // `max_new_samples` per property, one of every region first (successive rounds
         // take successive regions when there are more).
-        checked.counterexamples.extend(select_vertices(
+        let vertices = select_vertices(
             &outcome.regions,
             &property.input,
             options.max_new_samples,
             round as u64 - 1,
-        ));
+        );
+        checked
+            .counterexamples
+            .extend(vertices.into_iter().map(|v| keeping(original, v)));
         checked
             .verdicts
             .push((property.name.clone(), outcome.verdict.to_string()));
@@ -322,8 +330,9 @@ fn check_by_reach(
     Ok(checked)
 }
 
-/// One MILP check per constraint over `domain`.
+/// One MILP check per constraint of `net` (the patch of `original`) over `domain`.
 fn check_by_milp(
+    original: &ReluNet,
     net: &ReluNet,
     constraints: &[Constraint],
     domain: &InputSet,
@@ -352,33 +361,35 @@ fn check_by_milp(
         if outcome.verdict == MilpVerdict::Unsafe {
             checked.unsafe_regions += outcome.points.len();
         }
-        checked.counterexamples.extend(outcome.points);
+        checked
+            .counterexamples
+            .extend(outcome.points.into_iter().map(|x| keeping(original, x)));
         checked.all_safe &= outcome.verdict == MilpVerdict::Safe;
         checked.verdicts.push((c.name.clone(), verdict.to_string()));
     }
     Ok(checked)
 }
 
-/// Every input of `inputs` at which `net` violates a constraint.
-fn check_on_data(net: &ReluNet, constraints: &[Constraint], inputs: &[Vec<f64>]) -> Checked {
+/// Every row of `rows` at which `net` violates a constraint.
+fn check_on_data(net: &ReluNet, constraints: &[Constraint], rows: &[Sample]) -> Checked {
     let mut checked = Checked::nothing_found();
-    let outputs: Vec<Vec<f64>> = inputs.iter().map(|x| net.forward(x)).collect();
+    let outputs: Vec<Vec<f64>> = rows.iter().map(|r| net.forward(&r.input)).collect();
     for c in constraints {
-        let violating: Vec<&Vec<f64>> = inputs
+        let violating: Vec<&Sample> = rows
             .iter()
             .zip(&outputs)
-            .filter(|(x, y)| c.violated_by(x, y))
-            .map(|(x, _)| x)
+            .filter(|(r, y)| c.violated_by(&r.input, y))
+            .map(|(r, _)| r)
             .collect();
         checked.all_safe &= violating.is_empty();
         checked.unsafe_regions += violating.len();
         let verdict = if violating.is_empty() {
-            format!("no violation on {} data points", inputs.len())
+            format!("no violation on {} data points", rows.len())
         } else {
             format!(
                 "violated on {} of {} data points",
                 violating.len(),
-                inputs.len()
+                rows.len()
             )
         };
         checked.verdicts.push((c.name.clone(), verdict));
@@ -389,14 +400,16 @@ fn check_on_data(net: &ReluNet, constraints: &[Constraint], inputs: &[Vec<f64>])
     checked
 }
 
-/// Vertices not already among the samples (up to `limit`, spread evenly), each with the
-/// original network's output as its target.
-fn new_samples(
-    original: &ReluNet,
-    samples: &[Sample],
-    vertices: Vec<Vec<f64>>,
-    limit: usize,
-) -> Vec<Sample> {
+/// A counterexample without a label: its target keeps the original network's behaviour.
+fn keeping(original: &ReluNet, input: Vec<f64>) -> Sample {
+    Sample {
+        target: original.forward(&input),
+        input,
+    }
+}
+
+/// Counterexamples not already among the samples (up to `limit`, spread evenly).
+fn new_samples(samples: &[Sample], found: Vec<Sample>, limit: usize) -> Vec<Sample> {
     let is_known = |v: &[f64], known: &[Sample]| {
         known.iter().any(|s| {
             s.input
@@ -406,12 +419,9 @@ fn new_samples(
         })
     };
     let mut unique: Vec<Sample> = Vec::new();
-    for v in vertices {
-        if !is_known(&v, samples) && !is_known(&v, &unique) {
-            unique.push(Sample {
-                target: original.forward(&v),
-                input: v,
-            });
+    for sample in found {
+        if !is_known(&sample.input, samples) && !is_known(&sample.input, &unique) {
+            unique.push(sample);
         }
     }
     if unique.len() <= limit {
@@ -421,4 +431,45 @@ fn new_samples(
     (0..limit)
         .map(|i| unique[(i as f64 * step) as usize].clone())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Layer;
+    use crate::repair::patch::constraint::parse_joint_inequality;
+    use crate::spec::InputSet;
+    use nalgebra::{DMatrix, DVector};
+
+    #[test]
+    fn data_check_counterexamples_keep_their_labels_and_others_the_original_outputs() {
+        // y = x, Ψ: y0 < 1; the rows' labels are all 0.5.
+        let net = ReluNet::new(vec![Layer {
+            weights: DMatrix::from_row_slice(1, 1, &[1.0]),
+            bias: DVector::from_column_slice(&[0.0]),
+        }])
+        .unwrap();
+        let cap = Constraint {
+            name: "below-one".into(),
+            condition: InputSet {
+                lower: vec![f64::NEG_INFINITY],
+                upper: vec![f64::INFINITY],
+                constraints: vec![],
+            },
+            unsafe_set: vec![vec![parse_joint_inequality("y0 >= 1", 1, 1).unwrap()]],
+        };
+        let rows: Vec<Sample> = [0.0, 1.5, 3.0]
+            .iter()
+            .map(|&x| Sample {
+                input: vec![x],
+                target: vec![0.5],
+            })
+            .collect();
+        let checked = check_on_data(&net, std::slice::from_ref(&cap), &rows);
+        assert!(!checked.all_safe);
+        assert_eq!(checked.counterexamples, rows[1..].to_vec());
+        let fresh = new_samples(&rows[..2], checked.counterexamples, 10);
+        assert_eq!(fresh, rows[2..].to_vec(), "known rows are not added again");
+        assert_eq!(keeping(&net, vec![3.0]).target, vec![3.0]);
+    }
 }
