@@ -217,3 +217,77 @@ fn phases_of(encoding: &Encoding, pre: &[Vec<Vec<f64>>]) -> Vec<f64> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::Layer;
+    use crate::repair::patch::constraint::parse_joint_inequality;
+    use crate::repair::patch::encode::Binaries;
+    use crate::repair::patch::{Constraint, Sample};
+    use crate::spec::InputSet;
+    use nalgebra::{DMatrix, DVector};
+
+    /// y = relu(w·x + b) + 0 (one hidden ReLU; the hidden layer is repaired).
+    fn net(w: f64, b: f64) -> ReluNet {
+        ReluNet::new(vec![
+            Layer {
+                weights: DMatrix::from_row_slice(1, 1, &[w]),
+                bias: DVector::from_column_slice(&[b]),
+            },
+            Layer {
+                weights: DMatrix::from_row_slice(1, 1, &[1.0]),
+                bias: DVector::from_column_slice(&[0.0]),
+            },
+        ])
+        .unwrap()
+    }
+
+    #[test]
+    fn mend_frees_the_relus_of_the_samples_the_hint_violates() {
+        // Ψ: y > 0.5. At x = 1 the hint's ReLU is off (y = 0): with its phase fixed no
+        // patch exists; freed, raising w and b by up to 0.5 switches it on.
+        let original = net(1.0, -0.2);
+        let hint = net(1.0, -1.1);
+        let above_half = Constraint {
+            name: "above-half".into(),
+            condition: InputSet {
+                lower: vec![f64::NEG_INFINITY],
+                upper: vec![f64::INFINITY],
+                constraints: vec![],
+            },
+            unsafe_set: vec![vec![parse_joint_inequality("y0 <= 0.5", 1, 1).unwrap()]],
+        };
+        let samples = [Sample {
+            input: vec![1.0],
+            target: vec![0.8],
+        }];
+        let constraints = [above_half];
+        let spec = Spec {
+            net: &original,
+            layer: 0,
+            free_rows: &[true],
+            samples: &samples,
+            constraints: &constraints,
+            lambda: 0.0,
+            max_change: 0.5,
+            margin: 0.0,
+            clearance: 0.0,
+        };
+        let encoding = Encoding::build(&spec, Binaries::Free).unwrap();
+        let hint_pattern = phases_of(&encoding, &sample_pre_activations(&spec, &hint));
+        assert_eq!(hint_pattern, vec![0.0]);
+        assert!(
+            solve_fixed_lp(&spec, &hint_pattern, None)
+                .unwrap()
+                .is_none()
+        );
+        let mended = mend(&spec, &encoding, &hint, None)
+            .unwrap()
+            .expect("a start");
+        assert_eq!(mended.score.0, 0, "no violated sample");
+        let y = mended.net.forward(&[1.0])[0];
+        // The tangent-cut LP approximates the square: near the target, not exactly on it.
+        assert!((y - 0.8).abs() < 1e-2, "the target is reachable: {y}");
+    }
+}
