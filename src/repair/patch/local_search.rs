@@ -95,7 +95,8 @@ pub fn improve(
 /// loop's next round: `net` is the previous patch, the new samples are its
 /// counterexamples): the ReLUs of the samples `net` violates are left free, all others
 /// fixed to `net`'s phases, and the weights re-optimised for the pattern that small MILP
-/// returns. Fixing the new samples' phases too often leaves no feasible patch at all.
+/// returns. Fixing the new samples' phases too can leave no patch at all: a sample may
+/// need a ReLU the previous patch has off.
 /// `None` if nothing feasible was found within `budget`.
 pub fn mend(
     spec: &Spec,
