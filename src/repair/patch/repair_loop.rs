@@ -44,9 +44,6 @@ pub struct LoopOptions {
 /// different activation pattern: one per round converges slowly, many cost a solve each.
 const MILP_POINTS_PER_POLYTOPE: usize = 10;
 
-/// Share of the patch time limit that admitting a round's counterexamples may take.
-const ADMIT_SHARE: u32 = 3;
-
 /// Whether ReLUs follow the repaired layer: only then can a patch's activation pattern
 /// rule a counterexample out ([`admit`]); a last-layer patch is an LP over all samples.
 fn has_relus_after(net: &ReluNet, layer: usize) -> bool {
@@ -259,7 +256,9 @@ pub fn repair_loop(
         let admit_started = Instant::now();
         let continues = !all_safe && !fresh.is_empty() && round < max_rounds;
         if continues && has_relus_after(net, options.patch.layer) {
-            let budget = options.patch.time_limit.map(|t| t / ADMIT_SHARE);
+            // As long as a patch may take: each admitted sample saves the next patch a
+            // counterexample it could not have started from.
+            let budget = options.patch.time_limit;
             let admitted = admit(
                 net,
                 &result.net,
