@@ -9,7 +9,9 @@
 //!
 //! Every round patches the *original* network with all samples gathered so far, not the
 //! previous round's patch: the weight change and the loss stay measured against the
-//! network the user trusts, instead of drifting as patches pile up.
+//! network the user trusts, instead of drifting as patches pile up. For a hidden layer,
+//! a round's counterexamples are first admitted one at a time into its patch
+//! ([`admit`]), which then starts the next round: that start satisfies every sample.
 //!
 //! Two verifiers: exact reachability ([`Verifier::Reach`]: every unsafe region, whose
 //! vertices all become samples; for small input dimensions and output-only unsafe sets)
