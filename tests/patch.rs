@@ -11,7 +11,7 @@ use saferl::reach::{self, Verdict};
 use saferl::repair::patch::bounds::pre_activation_bounds;
 use saferl::repair::patch::constraint::parse_joint_inequality;
 use saferl::repair::patch::{
-    Constraint, LoopOptions, PatchError, PatchOptions, PatchStatus, Sample, Verifier, admit, patch,
+    Constraint, LoopOptions, PatchError, PatchOptions, PatchStatus, Sample, Verifier, patch,
     repair_loop,
 };
 use saferl::spec::InputSet;
@@ -356,45 +356,4 @@ fn the_verifier_loop_ends_proved_safe() {
     assert_eq!(seen, (1..=result.rounds.len()).collect::<Vec<_>>());
     let after = reach::verify(&result.net, &property, &reach::Options::default()).unwrap();
     assert_eq!(after.verdict, Verdict::Safe);
-}
-
-#[test]
-fn admit_takes_the_counterexamples_a_mended_patch_can_satisfy_and_defers_the_rest() {
-    // y = relu(w·x + b) with w = 1, b = −0.2; the hidden layer is repaired (changes ≤ 0.5);
-    // Ψ: y > 0.5. x = 0.5 needs the ReLU raised (w = 1.5, b = 0.3 gives 1.05): admitted.
-    // x = −10 needs −10·w + b > 0.5 with w ≥ 0.5, b ≤ 0.3: impossible, deferred.
-    // x = 3 is satisfied as it is: admitted without a change.
-    let net = ReluNet::new(vec![
-        layer(1, 1, &[1.0], &[-0.2]),
-        layer(1, 1, &[1.0], &[0.0]),
-    ])
-    .unwrap();
-    let above_half = [constraint("above-half", 1, 1, None, &[&["y0 <= 0.5"]])];
-    let old = keep_behaviour(&net, &[vec![2.0]]);
-    let candidates = keep_behaviour(&net, &[vec![0.5], vec![-10.0], vec![3.0]]);
-    let options = PatchOptions {
-        max_change: 0.5,
-        ..PatchOptions::for_layer(0)
-    };
-    let admitted = admit(
-        &net,
-        &net,
-        &old,
-        candidates.clone(),
-        &above_half,
-        &options,
-        None,
-    )
-    .unwrap();
-    assert_eq!(
-        admitted.admitted,
-        vec![candidates[0].clone(), candidates[2].clone()]
-    );
-    assert_eq!(admitted.deferred, vec![candidates[1].clone()]);
-    // Re-evaluated on the network: every old and admitted sample satisfies Ψ.
-    for sample in old.iter().chain(&admitted.admitted) {
-        let y = admitted.net.forward(&sample.input)[0];
-        assert!(y > 0.5, "x = {:?}: y = {y}", sample.input);
-    }
-    assert!(admitted.net.forward(&[-10.0])[0] <= 0.5);
 }

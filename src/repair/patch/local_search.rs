@@ -13,8 +13,7 @@
 use super::PatchError;
 use super::encode::{Encoding, Spec, activations_before, pre_activations};
 use super::solve::{
-    Candidate, configure, patched_net, remaining_seconds, solve_fixed_lp, tangent,
-    with_initial_cuts,
+    Candidate, configure, remaining_seconds, solve_fixed_lp, tangent, with_initial_cuts,
 };
 use crate::nn::ReluNet;
 use highs::{HighsModelStatus, HighsSolutionStatus, RowProblem, Sense};
@@ -69,12 +68,10 @@ pub fn improve(
             // objective is a valid cutoff: nothing above it can improve on the centre.
             cutoff: Some(best.score.1),
             seconds: seconds.min(STEP_SECONDS),
-            first_feasible: false,
         };
         let mut improved = false;
-        if let Some(columns) = neighbourhood.solve(spec, encoding)?
-            && let Some((net, lp_columns)) =
-                solve_fixed_lp(spec, &binaries_of(encoding, &columns), remaining())?
+        if let Some(pattern) = neighbourhood.solve(spec, encoding)?
+            && let Some((net, lp_columns)) = solve_fixed_lp(spec, &pattern, remaining())?
         {
             let candidate = Candidate::new(spec, net, Some(lp_columns));
             // Fewer violated samples, or an objective lower by a meaningful step
@@ -111,10 +108,19 @@ pub fn mend(
     let remaining = || budget.map(|t| t.saturating_sub(started.elapsed()));
     let pre = sample_pre_activations(spec, net);
     let mut pattern = phases_of(encoding, &pre);
-    if let Some(is_free) = free_where_violated(spec, encoding, net) {
+    let violated: Vec<usize> = super::violations(net, spec.samples, spec.constraints)
+        .iter()
+        .map(|v| v.sample)
+        .collect();
+    if !violated.is_empty() {
         let Some(seconds) = remaining_seconds(remaining()) else {
             return Ok(None);
         };
+        let is_free: Vec<bool> = encoding
+            .sites
+            .iter()
+            .map(|site| site.is_none_or(|s| violated.contains(&s.sample)))
+            .collect();
         let base = with_initial_cuts(spec, encoding);
         let neighbourhood = Neighbourhood {
             base: &base,
@@ -124,61 +130,14 @@ pub fn mend(
             // Half the budget: the MILP keeps improving its pattern until its limit, and
             // the fixed-pattern LP that turns the pattern into weights needs the rest.
             seconds: seconds / 2.0,
-            first_feasible: false,
         };
         match neighbourhood.solve(spec, encoding)? {
-            Some(columns) => pattern = binaries_of(encoding, &columns),
+            Some(found) => pattern = found,
             None => return Ok(None),
         }
     }
     Ok(solve_fixed_lp(spec, &pattern, remaining())?
         .map(|(net, columns)| Candidate::new(spec, net, Some(columns))))
-}
-
-/// [`mend`] for feasibility only: the first patch the small MILP finds, its weights as
-/// they come (no re-optimisation), or `net` itself when it violates no sample. Cheap
-/// enough to run once per new sample; the loop's next patch re-optimises the weights for
-/// the pattern it leaves. `None` if nothing feasible was found within `budget`.
-pub fn extend(
-    spec: &Spec,
-    encoding: &Encoding,
-    net: &ReluNet,
-    budget: Option<Duration>,
-) -> Result<Option<ReluNet>, PatchError> {
-    let Some(is_free) = free_where_violated(spec, encoding, net) else {
-        return Ok(Some(net.clone()));
-    };
-    let Some(seconds) = remaining_seconds(budget) else {
-        return Ok(None);
-    };
-    let base = with_initial_cuts(spec, encoding);
-    let neighbourhood = Neighbourhood {
-        base: &base,
-        pre: &sample_pre_activations(spec, net),
-        is_free: &is_free,
-        cutoff: None,
-        seconds,
-        first_feasible: true,
-    };
-    Ok(neighbourhood
-        .solve(spec, encoding)?
-        .map(|columns| patched_net(spec, encoding, &columns)))
-}
-
-/// Which binaries a mend of `net` leaves free: the ReLUs of the samples `net` violates
-/// and every disjunction choice; `None` if it violates none.
-fn free_where_violated(spec: &Spec, encoding: &Encoding, net: &ReluNet) -> Option<Vec<bool>> {
-    let violated: Vec<usize> = super::violations(net, spec.samples, spec.constraints)
-        .iter()
-        .map(|v| v.sample)
-        .collect();
-    (!violated.is_empty()).then(|| {
-        encoding
-            .sites
-            .iter()
-            .map(|site| site.is_none_or(|s| violated.contains(&s.sample)))
-            .collect()
-    })
 }
 
 /// One small MILP: the binaries not marked free fixed to the phases of `pre`.
@@ -191,12 +150,10 @@ struct Neighbourhood<'a> {
     /// Objective above which no solution is wanted.
     cutoff: Option<f64>,
     seconds: f64,
-    /// Stop at the first feasible solution.
-    first_feasible: bool,
 }
 
 impl Neighbourhood<'_> {
-    /// The columns of the best solution found, if any.
+    /// The binaries' values of the best solution found, if any.
     fn solve(&self, spec: &Spec, encoding: &Encoding) -> Result<Option<Vec<f64>>, PatchError> {
         let phase = phases_of(encoding, self.pre);
         let mut problem = self.base.clone();
@@ -218,32 +175,26 @@ impl Neighbourhood<'_> {
         if let Some(cutoff) = self.cutoff {
             model.set_option("objective_bound", cutoff);
         }
-        if self.first_feasible {
-            model.set_option("mip_max_improving_sols", 1);
-        }
         let solved = model
             .try_solve()
             .map_err(|e| PatchError::Solver(format!("local-search MILP: {e:?}")))?;
         let found = matches!(
             solved.status(),
-            HighsModelStatus::Optimal
-                | HighsModelStatus::ReachedTimeLimit
-                | HighsModelStatus::ReachedSolutionLimit
+            HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit
         ) && solved.primal_solution_status() == HighsSolutionStatus::Feasible;
         if !found {
             return Ok(None);
         }
-        Ok(Some(solved.get_solution().columns().to_vec()))
+        let solution = solved.get_solution();
+        let columns = solution.columns();
+        Ok(Some(
+            encoding
+                .binaries
+                .iter()
+                .map(|c| columns[c.index()])
+                .collect(),
+        ))
     }
-}
-
-/// The binaries' values among a solution's `columns`.
-fn binaries_of(encoding: &Encoding, columns: &[f64]) -> Vec<f64> {
-    encoding
-        .binaries
-        .iter()
-        .map(|c| columns[c.index()])
-        .collect()
 }
 
 /// Per sample, `net`'s pre-activations of the layers from the repaired one on.

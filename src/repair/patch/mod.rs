@@ -201,8 +201,22 @@ pub fn patch_near(
 ) -> Result<PatchResult, PatchError> {
     let started = Instant::now();
     check(net, samples, constraints, options)?;
-    let free_rows = free_rows(net, options);
-    let spec = spec(net, &free_rows, samples, constraints, options);
+    let layer = &net.layers()[options.layer];
+    let mut free_rows = vec![options.nodes.is_none(); layer.outputs()];
+    for &node in options.nodes.iter().flatten() {
+        free_rows[node] = true;
+    }
+    let spec = encode::Spec {
+        net,
+        layer: options.layer,
+        free_rows: &free_rows,
+        samples,
+        constraints,
+        lambda: options.lambda,
+        max_change: options.max_change,
+        margin: options.margin,
+        clearance: options.clearance,
+    };
     let solved = solve::solve(
         &spec,
         &solve::SolveOptions {
@@ -225,128 +239,6 @@ pub fn patch_near(
         violations,
         seconds: started.elapsed().as_secs_f64(),
     })
-}
-
-/// Which rows of the repaired layer may change (`options.nodes`, or all).
-fn free_rows(net: &ReluNet, options: &PatchOptions) -> Vec<bool> {
-    let layer = &net.layers()[options.layer];
-    let mut free_rows = vec![options.nodes.is_none(); layer.outputs()];
-    for &node in options.nodes.iter().flatten() {
-        free_rows[node] = true;
-    }
-    free_rows
-}
-
-fn spec<'a>(
-    net: &'a ReluNet,
-    free_rows: &'a [bool],
-    samples: &'a [Sample],
-    constraints: &'a [Constraint],
-    options: &PatchOptions,
-) -> encode::Spec<'a> {
-    encode::Spec {
-        net,
-        layer: options.layer,
-        free_rows,
-        samples,
-        constraints,
-        lambda: options.lambda,
-        max_change: options.max_change,
-        margin: options.margin,
-        clearance: options.clearance,
-    }
-}
-
-/// New samples that a patch of `net` can take on top of `samples`, found one at a time.
-///
-/// `start` is a patch of `net` that satisfies `samples` (the loop's previous round).
-/// Each candidate in turn joins the samples and the current patch is extended to it (its
-/// ReLUs free, every other sample's fixed to the current patch's phases, the first
-/// feasible solution of that small MILP); a candidate no such patch satisfies within the
-/// budget is deferred. Handing a hidden-layer patch all new counterexamples at once often
-/// leaves it with no feasible start: the original pattern cannot take them, and freeing
-/// all their ReLUs at once is a MILP that finds nothing in time (measured on the
-/// prosthesis rate constraint: 20 candidates together found nothing in 10 s, one at a
-/// time 18 of them were admitted in 19 s). Growing the pattern one
-/// sample at a time keeps a patch that satisfies every admitted sample, which then starts
-/// the next round's MILP.
-pub fn admit(
-    net: &ReluNet,
-    start: &ReluNet,
-    samples: &[Sample],
-    candidates: Vec<Sample>,
-    constraints: &[Constraint],
-    options: &PatchOptions,
-    budget: Option<Duration>,
-) -> Result<Admitted, PatchError> {
-    let started = Instant::now();
-    let free_rows = free_rows(net, options);
-    let mut all = samples.to_vec();
-    let mut current = start.clone();
-    let mut admitted = Vec::new();
-    let mut deferred = Vec::new();
-    for candidate in candidates {
-        let left = budget.map(|t| t.saturating_sub(started.elapsed()));
-        if left.is_some_and(|t| t.is_zero()) {
-            deferred.push(candidate);
-            continue;
-        }
-        all.push(candidate);
-        let step = Some(left.map_or(ADMIT_STEP, |t| t.min(ADMIT_STEP)));
-        match extension(net, &current, &free_rows, &all, constraints, options, step)? {
-            Some(patch) => current = patch,
-            None => {
-                deferred.push(all.pop().expect("just pushed"));
-                continue;
-            }
-        }
-        admitted.push(all.last().expect("just pushed").clone());
-    }
-    Ok(Admitted {
-        net: current,
-        admitted,
-        deferred,
-    })
-}
-
-/// `current` (a patch of `net`) extended to every one of `samples` within `budget`: itself
-/// if it satisfies them all, else the first feasible patch with the violated samples'
-/// ReLUs free (see [`local_search::extend`]), re-evaluated on the network; `None` if none.
-fn extension(
-    net: &ReluNet,
-    current: &ReluNet,
-    free_rows: &[bool],
-    samples: &[Sample],
-    constraints: &[Constraint],
-    options: &PatchOptions,
-    budget: Option<Duration>,
-) -> Result<Option<ReluNet>, PatchError> {
-    if violations(current, samples, constraints).is_empty() {
-        return Ok(Some(current.clone()));
-    }
-    let spec = spec(net, free_rows, samples, constraints, options);
-    let encoding = match encode::Encoding::build(&spec, encode::Binaries::Free) {
-        Ok(encoding) => encoding,
-        // The sound bounds alone rule a sample out.
-        Err(PatchError::Infeasible(_)) => return Ok(None),
-        Err(other) => return Err(other),
-    };
-    let patch = local_search::extend(&spec, &encoding, current, budget)?;
-    // Solver tolerances could leave a sample violated.
-    Ok(patch.filter(|p| violations(p, samples, constraints).is_empty()))
-}
-
-/// Longest extension to one candidate in [`admit`]: one sample's ReLUs are few binaries,
-/// so an extension that takes longer is unlikely to succeed.
-const ADMIT_STEP: Duration = Duration::from_secs(5);
-
-/// What [`admit`] found.
-pub struct Admitted {
-    /// A patch of the network satisfying the old and the admitted samples.
-    pub net: ReluNet,
-    pub admitted: Vec<Sample>,
-    /// Candidates no mended patch could take.
-    pub deferred: Vec<Sample>,
 }
 
 /// Every (sample, constraint) pair violated by `net`, evaluated with `ReluNet::forward`.

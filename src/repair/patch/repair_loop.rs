@@ -9,9 +9,7 @@
 //!
 //! Every round patches the *original* network with all samples gathered so far, not the
 //! previous round's patch: the weight change and the loss stay measured against the
-//! network the user trusts, instead of drifting as patches pile up. For a hidden layer,
-//! a round's counterexamples are first admitted one at a time into its patch
-//! ([`admit`]), which then starts the next round: that start satisfies every sample.
+//! network the user trusts, instead of drifting as patches pile up.
 //!
 //! Two verifiers: exact reachability ([`Verifier::Reach`]: every unsafe region, whose
 //! vertices all become samples; for small input dimensions and output-only unsafe sets)
@@ -20,9 +18,7 @@
 //! constraint and round).
 
 use super::milp_verify::{MilpError, MilpVerdict, verify_constraint};
-use super::{
-    Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, admit, patch_near,
-};
+use super::{Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, patch_near};
 use crate::nn::ReluNet;
 use crate::reach::{self, Mode, Options, ReachError, Verdict};
 use crate::repair::select::select_vertices;
@@ -45,12 +41,6 @@ pub struct LoopOptions {
 /// Counterexamples the MILP verifier collects per unsafe polytope and round, each from a
 /// different activation pattern: one per round converges slowly, many cost a solve each.
 const MILP_POINTS_PER_POLYTOPE: usize = 10;
-
-/// Whether ReLUs follow the repaired layer: only then can a patch's activation pattern
-/// rule a counterexample out ([`admit`]); a last-layer patch is an LP over all samples.
-fn has_relus_after(net: &ReluNet, layer: usize) -> bool {
-    layer + 1 < net.layers().len()
-}
 
 /// Which verifier closes the loop.
 #[derive(Debug, Clone)]
@@ -106,12 +96,7 @@ pub struct Round {
     pub verdicts: Vec<(String, String)>,
     /// Unsafe regions found (reachability), or violating points found (MILP verifier).
     pub unsafe_regions: usize,
-    /// Counterexamples that join the next round's samples.
     pub new_samples: usize,
-    /// Counterexamples left out because no mend of this round's patch could take them
-    /// (hidden layers only, see [`admit`]); the verifier may find them again.
-    pub deferred_samples: usize,
-    pub admit_seconds: f64,
 }
 
 /// The loop's outcome.
@@ -131,8 +116,7 @@ pub struct LoopResult {
     /// All repair samples the returned patch was built from.
     pub samples: Vec<Sample>,
     /// Why the loop ended early: a later round's patch failed (no feasible patch within
-    /// the time limit, or infeasible), so the previous round's patch is the result; or
-    /// none of a round's counterexamples could be admitted (see [`admit`]).
+    /// the time limit, or infeasible), so the previous round's patch is the result.
     pub stopped: Option<String>,
 }
 
@@ -251,30 +235,7 @@ pub fn repair_loop(
         let found = checked.counterexamples;
         let regions = checked.unsafe_regions;
         let verdicts = checked.verdicts;
-        let verify_seconds = verify_started.elapsed().as_secs_f64();
-        let mut fresh = new_samples(&samples, found, options.max_new_samples);
-        let mut next_hint = result.net.clone();
-        let mut deferred = 0;
-        let admit_started = Instant::now();
-        let continues = !all_safe && !fresh.is_empty() && round < max_rounds;
-        if continues && has_relus_after(net, options.patch.layer) {
-            // As long as a patch may take: each admitted sample saves the next patch a
-            // counterexample it could not have started from.
-            let budget = options.patch.time_limit;
-            let admitted = admit(
-                net,
-                &result.net,
-                &samples,
-                fresh,
-                constraints,
-                &options.patch,
-                budget,
-            )
-            .map_err(|source| LoopError::Patch { round, source })?;
-            fresh = admitted.admitted;
-            deferred = admitted.deferred.len();
-            next_hint = admitted.net;
-        }
+        let fresh = new_samples(&samples, found, options.max_new_samples);
         let record = Round {
             round,
             samples: samples.len(),
@@ -283,17 +244,15 @@ pub fn repair_loop(
             gap: result.gap,
             delta: result.delta,
             patch_seconds: result.seconds,
-            verify_seconds,
+            verify_seconds: verify_started.elapsed().as_secs_f64(),
             verdicts,
             unsafe_regions: regions,
             new_samples: fresh.len(),
-            deferred_samples: deferred,
-            admit_seconds: admit_started.elapsed().as_secs_f64(),
         };
         on_round(&record);
         rounds.push(record);
         let stuck = fresh.is_empty();
-        hint = Some(next_hint);
+        hint = Some(result.net.clone());
         if kept
             .as_ref()
             .is_none_or(|k| options.verifier.prefers(regions, k.3))
@@ -304,15 +263,12 @@ pub fn repair_loop(
         if all_safe || stuck || round == max_rounds {
             // A safe round's patch is always the one kept, so `verified` is about it.
             let verified = all_safe && options.verifier.proves();
-            let stopped = (continues && stuck).then(|| {
-                format!("round {round}: none of its {deferred} counterexamples could be admitted")
-            });
             return Ok(finish(
                 kept.expect("set above"),
                 samples,
                 rounds,
                 verified,
-                stopped,
+                None,
             ));
         }
     }

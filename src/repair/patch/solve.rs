@@ -415,7 +415,7 @@ fn solve_fixed_qp(
 }
 
 /// The network with the repaired layer's free rows read from a solution.
-pub fn patched_net(spec: &Spec, encoding: &Encoding, columns: &[f64]) -> ReluNet {
+fn patched_net(spec: &Spec, encoding: &Encoding, columns: &[f64]) -> ReluNet {
     let mut layers = spec.net.clone().into_layers();
     let layer = &mut layers[spec.layer];
     for (j, row) in encoding.rows.iter().enumerate() {
