@@ -6,12 +6,13 @@ mod common;
 mod reach_common;
 
 use rand::Rng;
-use saferl::nn::nnet::{NnetFile, Normalization, write_nnet};
+use saferl::nn::nnet::{NnetFile, Normalization, read_nnet, write_nnet};
 use saferl::reach::{self, Options, Verdict};
 use saferl::repair::patch::Constraint;
 use saferl::repair::patch::constraint::parse_joint_inequality;
 use saferl::repair::patch::milp_verify::{MilpVerdict, verify_constraint};
 use saferl::spec::InputSet;
+use saferl::spec::vnnlib::read_vnnlib;
 
 use reach_common::*;
 
@@ -161,4 +162,31 @@ fn the_milp_method_of_saferl_verify_agrees_with_reachability() {
         verdicts.push(milp["result"].as_str().unwrap().to_string());
     }
     assert!(verdicts.iter().any(|v| v == "safe") && verdicts.iter().any(|v| v == "unsafe"));
+}
+
+/// A real miss, kept as a regression: the prosthesis policy after ten rounds of the
+/// verified-global loop exceeds 10° near a corner of the test data's bounding box (≈ 12.5,
+/// by projected gradient ascent in numpy), but the random-sample attack and HiGHS (120 s)
+/// found nothing, so the loop ended `unknown` with no new samples. The verifier must now
+/// return a counterexample that replays on the network, well within a short timeout.
+#[test]
+fn a_violation_at_a_corner_of_a_wide_box_is_found() {
+    let net = read_nnet(&common::repo_path(
+        "tests/data/prosthesis-patched-unsafe.nnet",
+    ))
+    .unwrap()
+    .net;
+    let property = read_vnnlib(&common::repo_path(
+        "tests/data/prosthesis-box-ankle-10.vnnlib",
+    ))
+    .unwrap()
+    .remove(0);
+    let constraint = Constraint::from_property(&property);
+    let timeout = Some(std::time::Duration::from_secs(30));
+    let milp = verify_constraint(&net, &constraint, &property.input, timeout, 5).unwrap();
+    assert_eq!(milp.verdict, MilpVerdict::Unsafe);
+    for x in &milp.points {
+        assert!(property.input.contains(x));
+        assert!(net.forward(x)[0] >= 10.0, "{:?}", net.forward(x));
+    }
 }

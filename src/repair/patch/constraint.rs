@@ -27,6 +27,11 @@ impl JointHalfSpace {
         self.rhs - dot(&self.input, x)
     }
 
+    /// `rhs − x·input − y·output`: how far inside the half-space `(x, y)` lies.
+    pub fn slack(&self, x: &[f64], y: &[f64]) -> f64 {
+        self.output_rhs(x) - dot(&self.output, y)
+    }
+
     /// Whether `(x, y)` lies in the (closed) half-space.
     pub fn contains(&self, x: &[f64], y: &[f64]) -> bool {
         dot(&self.output, y) <= self.output_rhs(x)
