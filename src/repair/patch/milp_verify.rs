@@ -8,6 +8,10 @@
 //! do not fix gets the big-M encoding, and the objective maximises the depth
 //! `t = min_h (rhs_h − x·a_h − y·b_h)` by which (x, y) lies inside the polytope. The
 //! polytope is unreachable iff the optimum is negative; HiGHS's dual bound proves that.
+//! Only the sign matters, so HiGHS gets the cutoff t ≥ −tolerance (its objective bound):
+//! a node whose relaxation already proves t < 0 is pruned instead of being explored for
+//! the best safe point. On the prosthesis loop's networks this turned proofs of 6 s and
+//! 16 s into 0.15 s and 0.09 s.
 //!
 //! Before each MILP, two cheap attacks look for violations, and what they find is
 //! returned at once (re-evaluated): on a wide box violations are often plentiful, and the
@@ -424,7 +428,8 @@ impl Model {
         // t ≤ rhs − x·a − y·b for every half-space; maximise t, capped just inside the
         // polytope so that the solver stops at the first clear violation.
         let scale = 1.0 + polytope.iter().map(|h| h.rhs.abs()).fold(0.0, f64::max);
-        let t = problem.add_column(1.0, ..=DEPTH_CAP * scale);
+        // HiGHS minimises −t, so that its objective bound (below) is a cutoff on −t.
+        let t = problem.add_column(-1.0, ..=DEPTH_CAP * scale);
         for h in polytope {
             let mut row = vec![(t, 1.0)];
             row.extend(
@@ -443,9 +448,12 @@ impl Model {
             problem.add_row(..=h.rhs, row);
         }
         let threshold = TOLERANCE * scale;
-        let mut model = problem.optimise(Sense::Maximise);
+        let mut model = problem.optimise(Sense::Minimise);
         model.make_quiet();
         model.set_option("threads", 1);
+        // Only t ≥ −threshold matters: every node whose bound proves t < −threshold is
+        // pruned at once, not explored for the best non-violating point.
+        model.set_option("objective_bound", threshold);
         Self {
             model: Some(model),
             inputs,
@@ -480,17 +488,20 @@ impl Model {
                 .zip(self.lower.iter().zip(&self.upper))
                 .map(|(c, (&lo, &hi))| columns[c.index()].clamp(lo, hi))
                 .collect();
-            (x, solved.objective_value())
+            (x, -solved.objective_value())
         });
         // Without binaries the model is an LP whose optimum is the bound.
         let bound = if self.phis.is_empty() {
-            (status == HighsModelStatus::Optimal).then(|| solved.objective_value())
+            (status == HighsModelStatus::Optimal).then(|| -solved.objective_value())
         } else {
-            solved.double_info_value(c"mip_dual_bound").ok()
+            solved.double_info_value(c"mip_dual_bound").ok().map(|b| -b)
         };
         self.model = Some(highs::Model::from(solved));
         match status {
-            HighsModelStatus::Infeasible => Ok(Depth::Unreachable),
+            // Infeasible once the cutoff prunes every node: t < −threshold everywhere.
+            HighsModelStatus::Infeasible | HighsModelStatus::ObjectiveBound => {
+                Ok(Depth::Unreachable)
+            }
             HighsModelStatus::Optimal | HighsModelStatus::ReachedTimeLimit => {
                 if bound.is_some_and(|b| b < -self.threshold) {
                     return Ok(Depth::Unreachable);
