@@ -9,6 +9,7 @@
 //! domains with the exact verifier.
 //!
 //! - [`bounds`]: sound big-M bounds (interval arithmetic with ReLU-clamped intervals);
+//!   `lp_bounds` tightens the verifier's by linear programming;
 //! - [`constraint`]: Ψ as "if x ∈ S then (x, y) ∉ unsafe polytopes";
 //! - `encode`: the model; `solve`: outer approximation with HiGHS (MILP + convex QP);
 //! - [`repair_loop`]: patch → verify → add unsafe-region vertices → patch again;
@@ -30,6 +31,7 @@ mod encode;
 pub mod job;
 mod local_search;
 pub mod log;
+mod lp_bounds;
 pub mod metrics;
 pub mod milp_verify;
 mod repair_loop;
