@@ -127,9 +127,11 @@ pub fn verify_constraint(
             domain,
             points_per_polytope,
         );
+        // The attack's deepest safe point stands in for a MILP that ends without one.
+        let mut closest = None;
         if attacked.is_empty() {
             let corners = (lower.as_slice(), upper.as_slice());
-            attacked = sign_attack(
+            let signed = sign_attack(
                 net,
                 constraint,
                 polytope,
@@ -137,6 +139,8 @@ pub fn verify_constraint(
                 domain,
                 points_per_polytope,
             );
+            attacked = signed.violating;
+            closest = signed.deepest;
         }
         if !attacked.is_empty() {
             violating.extend(attacked);
@@ -168,7 +172,7 @@ pub fn verify_constraint(
                     if found == 0 {
                         undecided = true;
                     }
-                    near.extend(x);
+                    near.extend(x.or(closest.take()));
                     break;
                 }
                 Depth::Reached(x) => {
@@ -260,8 +264,7 @@ const SIGN_STEPS: usize = 100;
 /// few steps; `falsify`'s normalised ascent, built for the thin slivers of ACAS Xu, moves
 /// mostly the one input the depth depends on most. On the prosthesis policy's 40-input
 /// box it missed violations of 2.5° that this finds from every seed, and so did HiGHS in
-/// 120 s. Works for input-dependent polytopes too; returns up to `count` points, each
-/// re-evaluated on the network and inside the domain.
+/// 120 s. Works for input-dependent polytopes too.
 fn sign_attack(
     net: &ReluNet,
     constraint: &Constraint,
@@ -269,7 +272,7 @@ fn sign_attack(
     (lower, upper): (&[f64], &[f64]),
     domain: &InputSet,
     count: usize,
-) -> Vec<Vec<f64>> {
+) -> SignAttack {
     let mut rng = ChaCha8Rng::seed_from_u64(0);
     let width: Vec<f64> = lower.iter().zip(upper).map(|(l, u)| u - l).collect();
     // depth(x) = min_h rhs_h − a_h·x − b_h·y(x); its gradient is that of the argmin h.
@@ -283,6 +286,7 @@ fn sign_attack(
     let starts = (SIGN_BUDGET / (SIGN_STEPS * weights.max(1)))
         .clamp(*SIGN_STARTS.start(), *SIGN_STARTS.end());
     let mut found: Vec<Vec<f64>> = Vec::new();
+    let mut deepest: Option<(f64, Vec<f64>)> = None;
     for _ in 0..starts {
         let mut x: Vec<f64> = lower
             .iter()
@@ -307,18 +311,34 @@ fn sign_attack(
                 }
             }
         }
-        if let Some((_, x)) = best
-            && constraint.violated_by(&x, &net.forward(&x))
-            && domain.contains(&x)
-            && !found.contains(&x)
-        {
-            found.push(x);
+        let Some((depth, x)) = best.filter(|(_, x)| domain.contains(x)) else {
+            continue;
+        };
+        if constraint.violated_by(&x, &net.forward(&x)) {
+            if !found.contains(&x) {
+                found.push(x);
+            }
+        } else if deepest.as_ref().is_none_or(|(d, _)| depth > *d) {
+            deepest = Some((depth, x));
         }
         if found.len() >= count {
             break;
         }
     }
-    found
+    SignAttack {
+        violating: found,
+        deepest: deepest.map(|(_, x)| x),
+    }
+}
+
+/// What the signed-gradient attack found.
+struct SignAttack {
+    /// Up to `count` violations, each re-evaluated on the network and inside the domain.
+    violating: Vec<Vec<f64>>,
+    /// The deepest safe point in the domain: the MILP loop's sample when the MILP ends
+    /// without a verdict or a point (with the cutoff it keeps no safe incumbents), so
+    /// that the next patch pushes the network away from the unsafe set where it is closest.
+    deepest: Option<Vec<f64>>,
 }
 
 /// Lower and upper corners of a box.
