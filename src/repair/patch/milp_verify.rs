@@ -263,8 +263,8 @@ const SIGN_STEPS: usize = 100;
 /// box the maximum of a ReLU network sits at or near corners, which this reaches in a
 /// few steps; `falsify`'s normalised ascent, built for the thin slivers of ACAS Xu, moves
 /// mostly the one input the depth depends on most. On the prosthesis policy's 40-input
-/// box it missed violations of 2.5° that this finds from every seed, and so did HiGHS in
-/// 120 s. Works for input-dependent polytopes too.
+/// box it missed a violation of 2.5° that this finds in 0.6 s (HiGHS missed it too, in
+/// 120 s). Works for input-dependent polytopes too.
 fn sign_attack(
     net: &ReluNet,
     constraint: &Constraint,
