@@ -34,7 +34,7 @@ impl JointHalfSpace {
 
     /// Whether `(x, y)` lies in the (closed) half-space.
     pub fn contains(&self, x: &[f64], y: &[f64]) -> bool {
-        dot(&self.output, y) <= self.output_rhs(x)
+        self.slack(x, y) >= 0.0
     }
 }
 

@@ -118,7 +118,7 @@ pub fn verify_constraint(
             undecided = true;
             break;
         }
-        let corners = (lower.clone(), upper.clone());
+        let corners = (lower.as_slice(), upper.as_slice());
         let mut attacked = attack(
             net,
             constraint,
@@ -130,7 +130,6 @@ pub fn verify_constraint(
         // The attack's deepest safe point stands in for a MILP that ends without one.
         let mut closest = None;
         if attacked.is_empty() {
-            let corners = (lower.as_slice(), upper.as_slice());
             let signed = sign_attack(
                 net,
                 constraint,
@@ -217,7 +216,7 @@ fn attack(
     net: &ReluNet,
     constraint: &Constraint,
     polytope: &[JointHalfSpace],
-    (lower, upper): Corners,
+    (lower, upper): (&[f64], &[f64]),
     domain: &InputSet,
     count: usize,
 ) -> Vec<Vec<f64>> {
@@ -225,8 +224,8 @@ fn attack(
     let single = Constraint {
         name: constraint.name.clone(),
         condition: InputSet {
-            lower,
-            upper,
+            lower: lower.to_vec(),
+            upper: upper.to_vec(),
             constraints: domain.constraints.clone(),
         },
         unsafe_set: vec![polytope.to_vec()],
@@ -249,8 +248,9 @@ fn attack(
 }
 
 /// Weights visited by the signed-gradient attack (start points × steps × weights, each
-/// step a forward and a backward pass): ≈ 3 s on 2 cores. Violations on a wide box can be
-/// rare: on one prosthesis network (3 300 weights, 4 800 starts) they took ≈ 3 000 starts.
+/// step a forward and a backward pass): ≈ 3 s on one core here. Violations on a wide box
+/// can be rare: on one prosthesis network (3 300 weights, 4 800 starts) they took
+/// ≈ 3 000 starts.
 const SIGN_BUDGET: usize = 1_600_000_000;
 /// Fewest and most start points, whatever the network's size.
 const SIGN_STARTS: std::ops::RangeInclusive<usize> = 200..=5000;
