@@ -347,6 +347,7 @@ fn the_verifier_loop_ends_proved_safe() {
         patch: PatchOptions::for_layer(1),
         max_rounds: 10,
         verify_timeout: None,
+        verify_timeout_max: None,
         max_new_samples: 200,
         verifier: Verifier::Reach,
     };

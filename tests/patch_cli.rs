@@ -110,6 +110,22 @@ fn bad_data_fails_with_one_line_naming_the_line() {
     );
 }
 
+#[test]
+fn an_escalation_cap_without_a_first_time_limit_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    write_inputs(dir.path(), &tiny_net(), 1.0);
+    let config = "[patch]\nverify_timeout_max = 60.0\n\n[[constraint]]\nname = \"cap\"\nunsafe = [[\"y0 >= 1.0\"]]\n";
+    std::fs::write(dir.path().join("patch.toml"), config).unwrap();
+    let output = patch_command(dir.path()).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("patch.verify_timeout_max")
+            && stderr.contains("needs `patch.verify_timeout`"),
+        "{stderr}"
+    );
+}
+
 /// Runs `saferl patch` with the data check (`[patch]` lines `settings`, y0 capped at 1)
 /// on the tiny network, every row of data.csv checked (it is also the --test-data), and
 /// returns the JSON report.

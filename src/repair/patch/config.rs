@@ -66,6 +66,7 @@ pub struct PatchSettings {
     pub iterations: usize,
     pub max_rounds: usize,
     pub verify_timeout: Option<f64>,
+    pub verify_timeout_max: Option<f64>,
     pub max_new_samples: usize,
     pub verifier: VerifierKind,
     pub seed: u64,
@@ -111,6 +112,7 @@ impl Default for PatchSettings {
             iterations: o.iterations,
             max_rounds: 5,
             verify_timeout: None,
+            verify_timeout_max: None,
             max_new_samples: 200,
             verifier: VerifierKind::Milp,
             seed: 0,
@@ -146,6 +148,7 @@ impl PatchSettings {
         for (key, v) in [
             ("time_limit", self.time_limit),
             ("verify_timeout", self.verify_timeout),
+            ("verify_timeout_max", self.verify_timeout_max),
         ] {
             if let Some(v) = v
                 && !(v.is_finite() && v > 0.0)
@@ -153,6 +156,19 @@ impl PatchSettings {
                 return Err(format!(
                     "key `patch.{key}`: expected a positive number of seconds, got {v}"
                 ));
+            }
+        }
+        if let Some(cap) = self.verify_timeout_max {
+            match self.verify_timeout {
+                None => {
+                    return Err("key `patch.verify_timeout_max`: needs `patch.verify_timeout` (the first round's time limit, which it caps as it doubles)".into());
+                }
+                Some(first) if cap < first => {
+                    return Err(format!(
+                        "key `patch.verify_timeout_max`: expected at least `patch.verify_timeout` ({first} s), got {cap}"
+                    ));
+                }
+                Some(_) => {}
             }
         }
         Ok(())
@@ -165,6 +181,7 @@ impl PatchSettings {
             patch: self.patch_options(layers),
             max_rounds: self.max_rounds,
             verify_timeout: self.verify_timeout.map(Duration::from_secs_f64),
+            verify_timeout_max: self.verify_timeout_max.map(Duration::from_secs_f64),
             max_new_samples: self.max_new_samples,
             verifier,
         }

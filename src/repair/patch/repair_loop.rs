@@ -31,8 +31,15 @@ pub struct LoopOptions {
     pub patch: PatchOptions,
     /// Most patch-and-verify rounds.
     pub max_rounds: usize,
-    /// Time limit of each property's verification.
+    /// Time limit of each property's verification in the first round.
     pub verify_timeout: Option<Duration>,
+    /// Cap of the escalating time limit: after a round whose verification ended without a
+    /// verdict and without a violation, the next round's time limit doubles, up to this.
+    /// A patch near convergence is often safe but slow to prove (the prosthesis policy's
+    /// last round: unknown at 240 s, proved at 281 s), and each unknown round otherwise
+    /// adds a near sample and raises the loss without getting closer to a proof. `None`
+    /// (or a cap at `verify_timeout`) keeps the time limit fixed.
+    pub verify_timeout_max: Option<Duration>,
     /// Most unsafe-region vertices added per round (spread evenly over those found).
     pub max_new_samples: usize,
     pub verifier: Verifier,
@@ -92,6 +99,8 @@ pub struct Round {
     pub delta: f64,
     pub patch_seconds: f64,
     pub verify_seconds: f64,
+    /// The verification's time limit per constraint (escalated after undecided rounds).
+    pub verify_timeout: Option<f64>,
     /// Verdict per verifiable constraint, in order.
     pub verdicts: Vec<(String, String)>,
     /// Unsafe regions found (reachability), or violating points found (MILP verifier).
@@ -147,6 +156,8 @@ struct Checked {
     counterexamples: Vec<Sample>,
     unsafe_regions: usize,
     all_safe: bool,
+    /// Some constraint was neither proved nor violated (time limit).
+    undecided: bool,
 }
 
 /// Runs Alg. 1 from `net`; `on_round` sees every round as it ends (for logging).
@@ -202,6 +213,7 @@ pub fn repair_loop(
             stopped,
         }
     };
+    let mut verify_timeout = options.verify_timeout;
     for round in 1..=max_rounds {
         let result = match patch_near(net, &samples, constraints, &options.patch, hint.as_ref()) {
             Ok(result) => result,
@@ -224,14 +236,15 @@ pub fn repair_loop(
         let checked = match &options.verifier {
             // With verification off there are no properties: nothing is checked.
             Verifier::Reach | Verifier::Off => {
-                check_by_reach(net, current, &properties, options, round)?
+                check_by_reach(net, current, &properties, verify_timeout, options, round)?
             }
             Verifier::Milp { domain } => {
-                check_by_milp(net, current, constraints, domain, options, round)?
+                check_by_milp(net, current, constraints, domain, verify_timeout, round)?
             }
             Verifier::Data { rows } => check_on_data(current, constraints, rows),
         };
         let all_safe = checked.all_safe && unverifiable.is_empty();
+        let undecided = checked.undecided && checked.unsafe_regions == 0;
         let found = checked.counterexamples;
         let regions = checked.unsafe_regions;
         let verdicts = checked.verdicts;
@@ -245,12 +258,16 @@ pub fn repair_loop(
             delta: result.delta,
             patch_seconds: result.seconds,
             verify_seconds: verify_started.elapsed().as_secs_f64(),
+            verify_timeout: verify_timeout.map(|t| t.as_secs_f64()),
             verdicts,
             unsafe_regions: regions,
             new_samples: fresh.len(),
         };
         on_round(&record);
         rounds.push(record);
+        if undecided {
+            verify_timeout = escalated(verify_timeout, options.verify_timeout_max);
+        }
         let stuck = fresh.is_empty();
         hint = Some(result.net.clone());
         if kept
@@ -283,6 +300,7 @@ impl Checked {
             counterexamples: Vec::new(),
             unsafe_regions: 0,
             all_safe: true,
+            undecided: false,
         }
     }
 }
@@ -293,6 +311,7 @@ fn check_by_reach(
     original: &ReluNet,
     net: &ReluNet,
     properties: &[Property],
+    timeout: Option<Duration>,
     options: &LoopOptions,
     round: usize,
 ) -> Result<Checked, LoopError> {
@@ -300,7 +319,7 @@ fn check_by_reach(
     for property in properties {
         let reach_options = Options {
             mode: Mode::AllRegions,
-            timeout: options.verify_timeout,
+            timeout,
             ..Options::default()
         };
         let outcome =
@@ -310,6 +329,7 @@ fn check_by_reach(
                 source,
             })?;
         checked.all_safe &= outcome.verdict == Verdict::Safe;
+        checked.undecided |= outcome.verdict == Verdict::Unknown;
         checked.unsafe_regions += outcome.regions.len();
         // An unsafe actor's regions can hold millions of vertices: keep at most
         // `max_new_samples` per property, one of every region first (successive rounds
@@ -336,23 +356,17 @@ fn check_by_milp(
     net: &ReluNet,
     constraints: &[Constraint],
     domain: &InputSet,
-    options: &LoopOptions,
+    timeout: Option<Duration>,
     round: usize,
 ) -> Result<Checked, LoopError> {
     let mut checked = Checked::nothing_found();
     for c in constraints {
-        let outcome = verify_constraint(
-            net,
-            c,
-            domain,
-            options.verify_timeout,
-            MILP_POINTS_PER_POLYTOPE,
-        )
-        .map_err(|source| LoopError::Milp {
-            round,
-            constraint: c.name.clone(),
-            source,
-        })?;
+        let outcome = verify_constraint(net, c, domain, timeout, MILP_POINTS_PER_POLYTOPE)
+            .map_err(|source| LoopError::Milp {
+                round,
+                constraint: c.name.clone(),
+                source,
+            })?;
         let verdict = match outcome.verdict {
             MilpVerdict::Safe => "safe",
             MilpVerdict::Unsafe => "unsafe",
@@ -365,9 +379,19 @@ fn check_by_milp(
             .counterexamples
             .extend(outcome.points.into_iter().map(|x| keeping(original, x)));
         checked.all_safe &= outcome.verdict == MilpVerdict::Safe;
+        checked.undecided |= outcome.verdict == MilpVerdict::Unknown;
         checked.verdicts.push((c.name.clone(), verdict.to_string()));
     }
     Ok(checked)
+}
+
+/// The next round's time limit after an undecided one: twice `current`, at most `cap`
+/// (never below `current`; without a cap or a current limit, unchanged).
+fn escalated(current: Option<Duration>, cap: Option<Duration>) -> Option<Duration> {
+    match (current, cap) {
+        (Some(t), Some(cap)) => Some((t * 2).min(cap).max(t)),
+        _ => current,
+    }
 }
 
 /// Every row of `rows` at which `net` violates a constraint.
@@ -471,5 +495,15 @@ mod tests {
         let fresh = new_samples(&rows[..2], checked.counterexamples, 10);
         assert_eq!(fresh, rows[2..].to_vec(), "known rows are not added again");
         assert_eq!(keeping(&net, vec![3.0]).target, vec![3.0]);
+    }
+
+    #[test]
+    fn an_undecided_round_doubles_the_next_time_limit_up_to_the_cap() {
+        let s = Duration::from_secs;
+        assert_eq!(escalated(Some(s(30)), Some(s(480))), Some(s(60)));
+        assert_eq!(escalated(Some(s(300)), Some(s(480))), Some(s(480)));
+        assert_eq!(escalated(Some(s(480)), Some(s(480))), Some(s(480)));
+        assert_eq!(escalated(Some(s(30)), None), Some(s(30)));
+        assert_eq!(escalated(None, Some(s(480))), None);
     }
 }
