@@ -15,6 +15,8 @@ use saferl::repair::patch::{
     repair_loop,
 };
 use saferl::spec::InputSet;
+use saferl::spec::Property;
+use std::time::Duration;
 
 fn layer(rows: usize, cols: usize, w: &[f64], b: &[f64]) -> Layer {
     Layer {
@@ -327,8 +329,9 @@ fn clamped_bounds_keep_the_feasible_point_that_unclamped_bounds_cut_off() {
     );
 }
 
-#[test]
-fn the_verifier_loop_ends_proved_safe() {
+/// A random network over [−1, 1]², 25 grid samples keeping its behaviour, and a cap at
+/// 80 % of their output range, which the network violates somewhere in the box.
+fn capped_random_net() -> (ReluNet, Vec<Sample>, Constraint, Property) {
     let net = random_net(21, &[2, 6, 1]);
     let domain = (vec![-1.0, -1.0], vec![1.0, 1.0]);
     let grid: Vec<Vec<f64>> = (0..5)
@@ -343,18 +346,49 @@ fn the_verifier_loop_ends_proved_safe() {
     let property = psi.to_property().unwrap();
     let before = reach::verify(&net, &property, &reach::Options::default()).unwrap();
     assert_eq!(before.verdict, Verdict::Unsafe, "the original is unsafe");
-    let options = LoopOptions {
+    (net, samples, psi, property)
+}
+
+fn reach_loop(
+    verify_timeout: Option<Duration>,
+    verify_timeout_max: Option<Duration>,
+) -> LoopOptions {
+    LoopOptions {
         patch: PatchOptions::for_layer(1),
         max_rounds: 10,
-        verify_timeout: None,
-        verify_timeout_max: None,
+        verify_timeout,
+        verify_timeout_max,
         max_new_samples: 200,
         verifier: Verifier::Reach,
-    };
+    }
+}
+
+#[test]
+fn the_verifier_loop_ends_proved_safe() {
+    let (net, samples, psi, property) = capped_random_net();
+    let options = reach_loop(None, None);
     let mut seen = Vec::new();
     let result = repair_loop(&net, samples, &[psi], &options, &mut |r| seen.push(r.round)).unwrap();
     assert!(result.verified, "rounds: {:?}", result.rounds);
     assert_eq!(seen, (1..=result.rounds.len()).collect::<Vec<_>>());
+    let after = reach::verify(&result.net, &property, &reach::Options::default()).unwrap();
+    assert_eq!(after.verdict, Verdict::Safe);
+}
+
+#[test]
+fn a_verification_out_of_time_is_retried_longer_instead_of_ending_the_loop() {
+    let (net, samples, psi, property) = capped_random_net();
+    // A nanosecond decides nothing: without escalation the first round would end the loop
+    // undecided, with no counterexample to add.
+    let first = Duration::from_nanos(1);
+    let options = reach_loop(Some(first), Some(Duration::from_secs(60)));
+    let result = repair_loop(&net, samples, &[psi], &options, &mut |_| {}).unwrap();
+    assert!(result.verified, "rounds: {:?}", result.rounds);
+    let used = result.rounds[0].verify_timeout.unwrap();
+    assert!(
+        used > first.as_secs_f64(),
+        "round 1 verified again with {used} s"
+    );
     let after = reach::verify(&result.net, &property, &reach::Options::default()).unwrap();
     assert_eq!(after.verdict, Verdict::Safe);
 }

@@ -37,8 +37,10 @@ pub struct LoopOptions {
     /// verdict and without a violation, the next round's time limit doubles, up to this.
     /// A patch near convergence is often safe but slow to prove (the prosthesis policy's
     /// last round: unknown at 240 s, proved at 281 s), and each unknown round otherwise
-    /// adds a near sample and raises the loss without getting closer to a proof. `None`
-    /// (or a cap at `verify_timeout`) keeps the time limit fixed.
+    /// adds a near sample and raises the loss without getting closer to a proof. A round
+    /// left with nothing to add verifies the same patch again with the doubled limit
+    /// instead of ending the loop. `None` (or a cap at `verify_timeout`) keeps the time
+    /// limit fixed.
     pub verify_timeout_max: Option<Duration>,
     /// Most unsafe-region vertices added per round (spread evenly over those found).
     pub max_new_samples: usize,
@@ -99,7 +101,8 @@ pub struct Round {
     pub delta: f64,
     pub patch_seconds: f64,
     pub verify_seconds: f64,
-    /// The verification's time limit per constraint (escalated after undecided rounds).
+    /// The verification's time limit per constraint (escalated after undecided rounds;
+    /// the last one, when the same patch was verified again).
     pub verify_timeout: Option<f64>,
     /// Verdict per verifiable constraint, in order.
     pub verdicts: Vec<(String, String)>,
@@ -233,22 +236,33 @@ pub fn repair_loop(
         };
         let current = &result.net;
         let verify_started = Instant::now();
-        let checked = match &options.verifier {
+        let verify = |timeout| match &options.verifier {
             // With verification off there are no properties: nothing is checked.
             Verifier::Reach | Verifier::Off => {
-                check_by_reach(net, current, &properties, verify_timeout, options, round)?
+                check_by_reach(net, current, &properties, timeout, options, round)
             }
             Verifier::Milp { domain } => {
-                check_by_milp(net, current, constraints, domain, verify_timeout, round)?
+                check_by_milp(net, current, constraints, domain, timeout, round)
             }
-            Verifier::Data { rows } => check_on_data(current, constraints, rows),
+            Verifier::Data { rows } => Ok(check_on_data(current, constraints, rows)),
         };
+        let mut checked = verify(verify_timeout)?;
+        let mut fresh = new_samples(&samples, checked.counterexamples, options.max_new_samples);
+        // Undecided with nothing to add would end the loop unverified: the same patch is
+        // verified again with the escalated time limit instead, while the cap allows.
+        while checked.undecided && checked.unsafe_regions == 0 && fresh.is_empty() {
+            let longer = escalated(verify_timeout, options.verify_timeout_max);
+            if longer == verify_timeout {
+                break;
+            }
+            verify_timeout = longer;
+            checked = verify(verify_timeout)?;
+            fresh = new_samples(&samples, checked.counterexamples, options.max_new_samples);
+        }
         let all_safe = checked.all_safe && unverifiable.is_empty();
         let undecided = checked.undecided && checked.unsafe_regions == 0;
-        let found = checked.counterexamples;
         let regions = checked.unsafe_regions;
         let verdicts = checked.verdicts;
-        let fresh = new_samples(&samples, found, options.max_new_samples);
         let record = Round {
             round,
             samples: samples.len(),
