@@ -6,8 +6,9 @@ constraint on its repair samples; its repair efficacy (RE) on held-out windows d
 on how far that generalises. This script separates the two: it fine-tunes one layer of
 a `saferl fit` rate policy by gradient descent (Adam; minibatches of 1024 windows, or all of them when fewer)
 on  mean((y - y_original)^2) + PENALTY * mean(relu(|y - x49| - (2 - CLEARANCE))^2),
-with no guarantee and no weight bound, once on N training windows drawn like the patch's
-repair samples (75 % violating) and once on every training window, and reports RE,
+with no guarantee and no weight bound, on N training windows drawn like the patch's
+repair samples (75 % violating), on every training window, and on every window with the
+penalty on the N drawn ones only (the others only keep their outputs). It reports RE,
 introduced bugs (IB) and MAE on the fit's held-out windows (test.csv).
 
     scripts/rate-ceiling.py FIT_DIR LAYER [N=150] [SEED=0]
@@ -54,7 +55,8 @@ def violates(x, y):
     return np.abs(y - x[:, 49]) >= BOUND
 
 
-def fine_tune(weights, biases, layers, x_all, y_all, rng):
+def fine_tune(weights, biases, layers, x_all, y_all, penalised, rng):
+    """Adam on the loss above; the penalty applies where `penalised` is 1."""
     weights = [w.copy() for w in weights]
     biases = [b.copy() for b in biases]
     params = [weights[k] for k in layers] + [biases[k] for k in layers]
@@ -63,11 +65,11 @@ def fine_tune(weights, biases, layers, x_all, y_all, rng):
     limit = BOUND - CLEARANCE
     for step in range(1, STEPS + 1):
         rows = rng.integers(0, len(x_all), BATCH) if len(x_all) > BATCH else slice(None)
-        x, y_original = x_all[rows], y_all[rows]
+        x, y_original, p_on = x_all[rows], y_all[rows], penalised[rows]
         acts = forward(weights, biases, x)
         y = acts[-1][:, 0]
         e = y - x[:, 49]
-        g = 2 * (y - y_original) + PENALTY * 2 * np.maximum(np.abs(e) - limit, 0) * np.sign(e)
+        g = 2 * (y - y_original) + p_on * PENALTY * 2 * np.maximum(np.abs(e) - limit, 0) * np.sign(e)
         g = g[:, None] / len(x)
         grads_w, grads_b = {}, {}
         for k in range(len(weights) - 1, min(layers) - 1, -1):
@@ -97,8 +99,15 @@ def main():
     bad, good = np.where(violates(x, y0))[0], np.where(~violates(x, y0))[0]
     drawn = np.concatenate([rng.choice(bad, int(0.75 * n), replace=False),
                             rng.choice(good, n - int(0.75 * n), replace=False)])
-    for name, rows in ((f"{n} windows", drawn), (f"all {len(x)} windows", np.arange(len(x)))):
-        w, b = fine_tune(weights, biases, layers, x[rows], y0[rows], rng)
+    everything = np.arange(len(x))
+    # The drawn windows repeated, so that most minibatches hold some of them.
+    kept_and_drawn = np.concatenate([everything] + [drawn] * 20)
+    penalised_drawn = np.concatenate([np.zeros(len(x))] + [np.ones(n)] * 20)
+    runs = ((f"{n} windows", drawn, np.ones(n)),
+            (f"all {len(x)} windows", everything, np.ones(len(x))),
+            (f"{n} windows constrained, all kept", kept_and_drawn, penalised_drawn))
+    for name, rows, penalised in runs:
+        w, b = fine_tune(weights, biases, layers, x[rows], y0[rows], penalised, rng)
         yt = forward(w, b, xt)[-1][:, 0]
         bad_after = violates(xt, yt)
         re = 1 - (bad_before & bad_after).sum() / bad_before.sum()
