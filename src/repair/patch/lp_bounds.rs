@@ -19,7 +19,7 @@
 //! or runs past the deadline leaves its neuron's bounds as they were.
 
 use super::bounds::Interval;
-use crate::nn::ReluNet;
+use crate::nn::{Layer, ReluNet};
 use crate::spec::HalfSpace;
 use highs::{Col, HighsModelStatus, RowProblem, Sense};
 use std::time::Instant;
@@ -52,15 +52,13 @@ pub fn tighten(
     for (depth, layer) in net.layers().iter().enumerate() {
         let mut zs = Vec::with_capacity(layer.outputs());
         for (j, b) in bounds[depth].iter().enumerate() {
-            // z − Σ w·value = bias, z inside its (sound) interval.
+            // z inside its (sound) interval.
             let z = lp.add_column(b.lo, b.hi);
-            let mut row: Vec<(Col, f64)> = values
-                .iter()
-                .zip(layer.weights.row(j).iter())
-                .filter_map(|(v, &w)| v.filter(|_| w != 0.0).map(|c| (c, -w)))
-                .collect();
-            row.push((z, 1.0));
-            lp.add_row(layer.bias[j], layer.bias[j], row);
+            lp.add_row(
+                layer.bias[j],
+                layer.bias[j],
+                pre_activation_row(layer, j, &values, z),
+            );
             zs.push(z);
         }
         for (j, &z) in zs.iter().enumerate() {
@@ -86,6 +84,24 @@ pub fn tighten(
             .collect();
     }
     bounds
+}
+
+/// The terms of `z − Σ_i w_ji·value_i` (= bias_j) for neuron `j` of `layer`, whose
+/// inputs are `values` (`None`: an input fixed at 0, such as an always-inactive ReLU).
+/// Shared with the MILP verifier, which builds the same affine rows.
+pub(super) fn pre_activation_row(
+    layer: &Layer,
+    j: usize,
+    values: &[Option<Col>],
+    z: Col,
+) -> Vec<(Col, f64)> {
+    let mut row: Vec<(Col, f64)> = values
+        .iter()
+        .zip(layer.weights.row(j).iter())
+        .filter_map(|(v, &w)| v.filter(|_| w != 0.0).map(|c| (c, -w)))
+        .collect();
+    row.push((z, 1.0));
+    row
 }
 
 /// An LP kept in HiGHS and mirrored here, so that a Lagrangian bound can be computed

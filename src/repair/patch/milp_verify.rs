@@ -27,7 +27,7 @@
 //! constraint exactly. Anything in between is `Unknown`, never `Safe`.
 
 use super::bounds::{Interval, box_bounds};
-use super::lp_bounds::tighten;
+use super::lp_bounds::{pre_activation_row, tighten};
 use super::{Constraint, JointHalfSpace};
 use crate::nn::ReluNet;
 use crate::reach::falsify::{self, input_gradient};
@@ -439,21 +439,14 @@ impl Model {
         for (depth, layer) in net.layers().iter().enumerate() {
             let mut next = Vec::with_capacity(layer.outputs());
             for (j, &b) in bounds[depth].iter().enumerate() {
-                // z − Σ w·value = bias, with z a column inside its interval.
-                let bias = layer.bias[j];
-                let weighted: Vec<(Col, f64)> = values
-                    .iter()
-                    .zip(layer.weights.row(j).iter())
-                    .filter_map(|(v, &w)| v.filter(|_| w != 0.0).map(|c| (c, -w)))
-                    .collect();
                 if depth < last && b.hi <= 0.0 {
                     next.push(None);
                     continue;
                 }
+                // z − Σ w·value = bias, with z a column inside its interval.
                 let z = problem.add_column(0.0, b.lo..=b.hi);
-                let mut row = weighted;
-                row.push((z, 1.0));
-                problem.add_row(bias..=bias, row);
+                let bias = layer.bias[j];
+                problem.add_row(bias..=bias, pre_activation_row(layer, j, &values, z));
                 if depth == last || b.lo >= 0.0 {
                     next.push(Some(z));
                     continue;
