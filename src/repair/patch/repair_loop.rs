@@ -246,21 +246,23 @@ pub fn repair_loop(
             }
             Verifier::Data { rows } => Ok(check_on_data(current, constraints, rows)),
         };
-        let mut checked = verify(verify_timeout)?;
-        let mut fresh = new_samples(&samples, checked.counterexamples, options.max_new_samples);
         // Undecided with nothing to add would end the loop unverified: the same patch is
         // verified again with the escalated time limit instead, while the cap allows.
-        while checked.undecided && checked.unsafe_regions == 0 && fresh.is_empty() {
+        let (checked, fresh) = loop {
+            let mut checked = verify(verify_timeout)?;
+            let fresh = new_samples(
+                &samples,
+                std::mem::take(&mut checked.counterexamples),
+                options.max_new_samples,
+            );
             let longer = escalated(verify_timeout, options.verify_timeout_max);
-            if longer == verify_timeout {
-                break;
+            if !(checked.inconclusive() && fresh.is_empty()) || longer == verify_timeout {
+                break (checked, fresh);
             }
             verify_timeout = longer;
-            checked = verify(verify_timeout)?;
-            fresh = new_samples(&samples, checked.counterexamples, options.max_new_samples);
-        }
+        };
         let all_safe = checked.all_safe && unverifiable.is_empty();
-        let undecided = checked.undecided && checked.unsafe_regions == 0;
+        let inconclusive = checked.inconclusive();
         let regions = checked.unsafe_regions;
         let verdicts = checked.verdicts;
         let record = Round {
@@ -279,7 +281,7 @@ pub fn repair_loop(
         };
         on_round(&record);
         rounds.push(record);
-        if undecided {
+        if inconclusive {
             verify_timeout = escalated(verify_timeout, options.verify_timeout_max);
         }
         let stuck = fresh.is_empty();
@@ -316,6 +318,11 @@ impl Checked {
             all_safe: true,
             undecided: false,
         }
+    }
+
+    /// Neither proved nor violated: what a longer time limit may settle.
+    fn inconclusive(&self) -> bool {
+        self.undecided && self.unsafe_regions == 0
     }
 }
 
