@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""How well can a one-layer change generalise the rate constraint |y - x49| < 2?
+"""How well can a one-layer change generalise the rate constraint |y - x49| < BOUND?
 
 An experiment, not part of saferl (it needs numpy). The MIQP patch guarantees the
 constraint on its repair samples; its repair efficacy (RE) on held-out windows depends
 on how far that generalises. This script separates the two: it fine-tunes one layer of
 a `saferl fit` rate policy by gradient descent (Adam; minibatches of 1024 windows, or all of them when fewer)
-on  mean((y - y_original)^2) + PENALTY * mean(relu(|y - x49| - (2 - CLEARANCE))^2),
+on  mean((y - y_original)^2) + PENALTY * mean(relu(|y - x49| - (BOUND - CLEARANCE))^2),
 with no guarantee and no weight bound, on N training windows drawn like the patch's
 repair samples (75 % violating), on every training window, and on every window with the
 penalty on the N drawn ones only (the others only keep their outputs). It reports RE,
@@ -14,15 +14,18 @@ introduced bugs (IB) and MAE on the fit's held-out windows (test.csv).
     scripts/rate-ceiling.py FIT_DIR LAYER [N=150] [SEED=0]
 
 LAYER is 0 (first) ... 3 (last), or "all" (every layer: what the architecture can do).
+The environment variables BOUND (2), CLEARANCE (1), PENALTY (1000) and STEPS (4000)
+override the constants below, e.g. BOUND=1.5 CLEARANCE=0.5 for the stricter bound.
 """
+import os
 import sys
 
 import numpy as np
 
-PENALTY = 1000.0
-CLEARANCE = 1.0
-BOUND = 2.0
-STEPS = 4000
+PENALTY = float(os.environ.get("PENALTY", 1000.0))
+CLEARANCE = float(os.environ.get("CLEARANCE", 1.0))
+BOUND = float(os.environ.get("BOUND", 2.0))
+STEPS = int(os.environ.get("STEPS", 4000))
 BATCH = 1024
 LEARNING_RATE = 1e-3
 
