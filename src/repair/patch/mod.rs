@@ -27,6 +27,7 @@ pub mod bounds;
 pub mod config;
 pub mod constraint;
 pub mod data;
+mod descent;
 mod encode;
 pub mod job;
 mod local_search;

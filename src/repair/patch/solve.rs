@@ -11,8 +11,8 @@
 //! objective is recomputed on the patched network itself, never taken from the solver.
 
 use super::encode::{Binaries, Encoding, Spec};
-use super::local_search;
 use super::{PatchError, PatchStatus};
+use super::{descent, local_search};
 use crate::nn::ReluNet;
 use highs::{HessianFormat, HighsModelStatus, HighsSolutionStatus, Model, Sense};
 use std::time::{Duration, Instant};
@@ -54,7 +54,8 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
     // First incumbent: the patch that keeps every sample's original activation pattern
     // (an LP refined by tangent cuts; a third of the time at most), or the hint's pattern
     // mended on the samples the hint violates when that one is better (or the only
-    // feasible one). Under a time limit
+    // feasible one), or, when neither holds the samples, the pattern gradient descent
+    // ends in, mended the same way. Under a time limit
     // the MILP's own incumbents can be far worse. Local search over activation patterns
     // then improves it (up to two thirds of the time), and the best one starts the MILP:
     // the LP has the MILP's columns with the binaries fixed, so its solution is feasible
@@ -71,6 +72,12 @@ pub fn solve(spec: &Spec, options: &SolveOptions) -> Result<Solved, PatchError> 
             && start.as_ref().is_none_or(|s| mended.score < s.score)
         {
             start = Some(mended);
+        }
+        if start.is_none() {
+            // Neither pattern holds the samples: descend to one that does (a sixth of
+            // the time at most) and mend it like a hint.
+            let descended = descent::descend(spec, options.time_limit.map(|t| t / 6));
+            start = local_search::mend(spec, &encoding, &descended, lp_time)?;
         }
     }
     if let Some(start) = start {
