@@ -337,9 +337,12 @@ pub fn with_initial_cuts(spec: &Spec, encoding: &Encoding) -> highs::RowProblem 
 /// Most cutting-plane rounds of [`solve_fixed_lp`].
 const LP_CUT_ROUNDS: usize = 30;
 
-/// The best patch with the binaries fixed, by tangent cuts on an LP (HiGHS's simplex is
-/// far faster and steadier than its QP solver on these models), and the LP's columns
-/// (laid out as the MILP's); `None` if no LP optimum.
+/// The best patch with the binaries fixed, by tangent cuts on an LP (HiGHS's LP solvers
+/// are far faster and steadier than its QP solver on these models), and the LP's columns
+/// (laid out as the MILP's); `None` if no LP optimum. The LPs are solved by the interior
+/// point method: on a hidden layer's (layer 1 of the prosthesis rate policy, 150 samples,
+/// 9 600 fixed binaries) it takes 3–5 s per solve where the dual simplex took 23 s for
+/// the first and 79 s for the next, cut-extended one (its warm start does not help).
 pub fn solve_fixed_lp(
     spec: &Spec,
     binaries: &[f64],
@@ -355,6 +358,7 @@ pub fn solve_fixed_lp(
             break;
         };
         configure(&mut model, seconds, None);
+        model.set_option("solver", "ipm");
         let solved = model
             .try_solve()
             .map_err(|e| PatchError::Solver(format!("fixed-pattern LP: {e:?}")))?;
