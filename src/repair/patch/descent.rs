@@ -32,63 +32,73 @@ pub fn descend(spec: &Spec, budget: Option<Duration>) -> ReluNet {
     let layers = spec.net.layers();
     let original = &layers[spec.layer];
     let inputs = layer_inputs(spec);
-    let mut weights = original.weights.clone();
-    let mut bias = original.bias.clone();
-    let mut adam_w = Adam::new(weights.nrows(), weights.ncols());
-    let mut adam_b = Adam::new(bias.len(), 1);
+    // The layer as one matrix [W | b], against inputs with a row of ones appended.
+    let mut original_params = original
+        .weights
+        .clone()
+        .insert_column(original.inputs(), 0.0);
+    original_params.set_column(original.inputs(), &original.bias);
+    let mut params = original_params.clone();
+    let mut adam = Adam::new(params.nrows(), params.ncols());
     let mut last_error = f64::INFINITY;
     for step in 1..=STEPS {
         if budget.is_some_and(|b| started.elapsed() >= b) {
             break;
         }
-        let (mut grad_w, mut grad_b, error, penalty) =
-            gradient(spec, &layers[spec.layer + 1..], &inputs, &weights, &bias);
+        let (mut grad, error, penalty) =
+            gradient(spec, &layers[spec.layer + 1..], &inputs, &params);
         if penalty == 0.0 && error > last_error * (1.0 - 1e-4) {
             break;
         }
         last_error = error;
         for (row, &free) in spec.free_rows.iter().enumerate() {
             if !free {
-                grad_w.row_mut(row).fill(0.0);
-                grad_b[row] = 0.0;
+                grad.row_mut(row).fill(0.0);
             }
         }
-        adam_w.step(&mut weights, &grad_w, step);
-        adam_b.step(&mut bias, &grad_b, step);
-        clip(&mut weights, &original.weights, spec.max_change);
-        clip(&mut bias, &original.bias, spec.max_change);
+        adam.step(&mut params, &grad, step);
+        params.zip_apply(&original_params, |v, o| {
+            *v = v.clamp(o - spec.max_change, o + spec.max_change);
+        });
     }
     let mut layers = layers.to_vec();
-    layers[spec.layer] = Layer { weights, bias };
+    layers[spec.layer] = Layer {
+        bias: params.column(original.inputs()).into_owned(),
+        weights: params.remove_column(original.inputs()),
+    };
     ReluNet::new(layers).expect("the patched layer keeps its shape")
 }
 
-/// The activations entering the repaired layer, one column per sample.
+/// The activations entering the repaired layer with a 1 appended (for the bias), one
+/// column per sample.
 fn layer_inputs(spec: &Spec) -> DMatrix<f64> {
     let prefix = &spec.net.layers()[..spec.layer];
     let columns: Vec<DVector<f64>> = spec
         .samples
         .iter()
-        .map(|s| DVector::from_vec(activations_before(prefix, &s.input)))
+        .map(|s| {
+            let mut input = activations_before(prefix, &s.input);
+            input.push(1.0);
+            DVector::from_vec(input)
+        })
         .collect();
     DMatrix::from_columns(&columns)
 }
 
-/// Gradients of the loss with respect to the repaired layer's weights and bias, the mean
+/// The gradient of the loss with respect to the repaired layer's [W | b], the mean
 /// squared error, and the mean penalty.
 fn gradient(
     spec: &Spec,
     after: &[Layer],
     inputs: &DMatrix<f64>,
-    weights: &DMatrix<f64>,
-    bias: &DVector<f64>,
-) -> (DMatrix<f64>, DVector<f64>, f64, f64) {
+    params: &DMatrix<f64>,
+) -> (DMatrix<f64>, f64, f64) {
     let n = inputs.ncols() as f64;
     // Pre-activations of the repaired layer and each later one, one column per sample.
-    let mut pre = vec![affine(weights, bias, inputs)];
+    let mut pre = vec![params * inputs];
     for layer in after {
         let activations = pre.last().expect("one layer at least").map(|v| v.max(0.0));
-        pre.push(affine(&layer.weights, &layer.bias, &activations));
+        pre.push(affine(layer, &activations));
     }
     let outputs = pre.last().expect("one layer at least");
     let mut grad = DMatrix::zeros(outputs.nrows(), outputs.ncols());
@@ -115,9 +125,7 @@ fn gradient(
             }
         });
     }
-    let grad_w = &grad * inputs.transpose();
-    let grad_b = grad.column_sum();
-    (grad_w, grad_b, error, penalty)
+    (&grad * inputs.transpose(), error, penalty)
 }
 
 /// For each unsafe polytope that `(x, y)` lies in or too near: how far it must still
@@ -130,14 +138,13 @@ fn unsafe_depths(spec: &Spec, x: &[f64], y: &[f64]) -> Vec<(f64, Vec<f64>)> {
             continue;
         }
         for polytope in &constraint.unsafe_set {
-            // Leaving half-space h·y ≤ r takes h·y ≥ r + clearance + margin·(1 + |r|)
-            // (the model's rule), plus the extra share of the clearance.
+            // Leaving half-space h·y ≤ r takes the model's leave distance past r, plus
+            // the extra share of the clearance.
             let shallowest = polytope
                 .iter()
                 .map(|h| {
-                    let rhs = h.output_rhs(x);
                     let need =
-                        spec.clearance * (1.0 + EXTRA_CLEARANCE) + spec.margin * (1.0 + rhs.abs());
+                        spec.leave_distance(h.output_rhs(x)) + spec.clearance * EXTRA_CLEARANCE;
                     (h.slack(x, y) + need, h)
                 })
                 .min_by(|a, b| a.0.total_cmp(&b.0));
@@ -150,28 +157,15 @@ fn unsafe_depths(spec: &Spec, x: &[f64], y: &[f64]) -> Vec<(f64, Vec<f64>)> {
 }
 
 /// `W·X + b` for a batch of columns.
-fn affine(weights: &DMatrix<f64>, bias: &DVector<f64>, columns: &DMatrix<f64>) -> DMatrix<f64> {
-    let mut z = weights * columns;
+fn affine(layer: &Layer, columns: &DMatrix<f64>) -> DMatrix<f64> {
+    let mut z = &layer.weights * columns;
     for mut column in z.column_iter_mut() {
-        column += bias;
+        column += &layer.bias;
     }
     z
 }
 
-/// Keeps every entry of `value` within `±max_change` of `original`.
-fn clip<R: nalgebra::Dim, C: nalgebra::Dim, S>(
-    value: &mut nalgebra::Matrix<f64, R, C, S>,
-    original: &nalgebra::Matrix<f64, R, C, S>,
-    max_change: f64,
-) where
-    S: nalgebra::RawStorageMut<f64, R, C>,
-{
-    value.zip_apply(original, |v, o| {
-        *v = v.clamp(o - max_change, o + max_change);
-    });
-}
-
-/// Adam's moment estimates for one parameter matrix.
+/// Adam's moment estimates for the parameter matrix.
 struct Adam {
     first: DMatrix<f64>,
     second: DMatrix<f64>,
@@ -185,22 +179,17 @@ impl Adam {
         }
     }
 
-    fn step<R: nalgebra::Dim, C: nalgebra::Dim, S, G>(
-        &mut self,
-        value: &mut nalgebra::Matrix<f64, R, C, S>,
-        gradient: &nalgebra::Matrix<f64, R, C, G>,
-        step: usize,
-    ) where
-        S: nalgebra::RawStorageMut<f64, R, C>,
-        G: nalgebra::RawStorage<f64, R, C>,
-    {
+    fn step(&mut self, value: &mut DMatrix<f64>, gradient: &DMatrix<f64>, step: usize) {
         let (beta1, beta2) = (0.9_f64, 0.999_f64);
         let correction1 = 1.0 - beta1.powi(step as i32);
         let correction2 = 1.0 - beta2.powi(step as i32);
-        for (i, (v, g)) in value.iter_mut().zip(gradient.iter()).enumerate() {
-            let m = &mut self.first[i];
+        for (((v, g), m), s) in value
+            .iter_mut()
+            .zip(gradient.iter())
+            .zip(self.first.iter_mut())
+            .zip(self.second.iter_mut())
+        {
             *m = beta1 * *m + (1.0 - beta1) * g;
-            let s = &mut self.second[i];
             *s = beta2 * *s + (1.0 - beta2) * g * g;
             *v -= LEARNING_RATE * (*m / correction1) / ((*s / correction2).sqrt() + 1e-8);
         }

@@ -35,6 +35,14 @@ pub struct Spec<'a> {
     pub clearance: f64,
 }
 
+impl Spec<'_> {
+    /// How far past a half-space's right-hand side `rhs` an output must lie to have left
+    /// it: the clearance plus the relative margin.
+    pub fn leave_distance(&self, rhs: f64) -> f64 {
+        self.clearance + self.margin * (1.0 + rhs.abs())
+    }
+}
+
 /// Whether the ReLU binaries are decision variables (MILP) or fixed, and with which
 /// objective: epigraph variables for tangent cuts, or the quadratic one (QP).
 pub enum Binaries<'a> {
@@ -362,7 +370,7 @@ fn avoid_unsafe_set(
         let mut candidates = Vec::new();
         for h in polytope {
             let rhs = h.output_rhs(&sample.input);
-            let need = rhs + spec.clearance + spec.margin * (1.0 + rhs.abs());
+            let need = rhs + spec.leave_distance(rhs);
             let (lo, hi) =
                 h.output
                     .iter()
