@@ -12,8 +12,8 @@ use rand_chacha::ChaCha8Rng;
 use saferl::config::{Backend, Config, NetConfig};
 use saferl::nn::ActionScaling;
 use saferl::rl::{Ddpg, ReplayBuffer, Transition};
-use saferl::run::Run;
-use saferl::train::Trainer;
+use saferl::session::run::Run;
+use saferl::session::trainer::Trainer;
 use std::time::Instant;
 
 const OBS: usize = 11;

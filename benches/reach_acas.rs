@@ -12,8 +12,8 @@ mod common;
 
 use clap::Parser;
 use saferl::nn::nnet::read_nnet;
-use saferl::reach::{self, Mode, Options, Verdict};
 use saferl::spec::vnnlib::read_vnnlib;
+use saferl::verify::reach::{self, Mode, Options, Verdict};
 
 /// The data shipped next to the repository.
 const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/acasxu");

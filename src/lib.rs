@@ -1,23 +1,31 @@
 //! saferl: train reinforcement-learning agents that are provably safe.
 //!
-//! Data flows one way: environment → [`rl`] → [`nn`] → (reachability, repair) → [`log`].
-//! The [`cli`] module is the `saferl` binary's front end.
+//! The library is layered and data flows one way; each module imports only the ones
+//! listed before it (checked by `tests/layers.rs`):
+//!
+//! - [`atomic`]: atomic file writes (a leaf utility every layer may use);
+//! - [`spec`]: properties and constraints, their parsers, VNNLIB;
+//! - [`nn`]: the ReLU network, the Burn MLP, action scaling and the pre-tanh
+//!   restatement of properties, `.nnet` files;
+//! - [`data`]: samples and datasets: the CSV reader and writer, the gait recording;
+//! - [`verify`]: verdicts, exact reachability, the MILP verifier, unsafe volume;
+//! - [`rl`]: DDPG, replay, noise, greedy evaluation, imitation fitting;
+//! - [`repair`]: penalized (reachability-guided) episodes and the NNRepLayer patch;
+//! - [`config`]: every TOML schema and its validation;
+//! - [`session`]: the run directory, checkpoints, logs and the training session;
+//! - [`jobs`]: what each subcommand does, composed of the above;
+//! - [`cli`]: the `saferl` binary's front end.
 
 pub mod atomic;
-pub mod checkpoint;
 pub mod cli;
 pub mod config;
-pub mod eval;
-pub mod fit;
-pub mod log;
+pub mod data;
+pub mod jobs;
 pub mod nn;
-pub mod reach;
-pub mod render;
 pub mod repair;
 pub mod rl;
-pub mod run;
+pub mod session;
 pub mod spec;
-pub mod train;
 pub mod verify;
 
 pub use saferl_envs as envs;

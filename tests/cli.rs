@@ -176,7 +176,7 @@ fn truncated_checkpoint_and_malformed_nnet_are_reported() {
     // dense sampling.
     let verified = run_ok(&["verify", "--run", run_dir_text, "--json"]);
     let report: serde_json::Value = serde_json::from_slice(&verified.stdout).unwrap();
-    let opened = saferl::run::Run::open(&run_dir).unwrap();
+    let opened = saferl::session::run::Run::open(&run_dir).unwrap();
     let policy = opened.load_policy().unwrap();
     let property = opened.properties().unwrap().remove(0);
     match report["result"].as_str().unwrap() {

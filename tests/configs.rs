@@ -4,9 +4,9 @@
 mod common;
 
 use saferl::config::Config;
-use saferl::fit::FitConfig;
-use saferl::repair::patch::config::PatchConfig;
-use saferl::run::Run;
+use saferl::config::FitConfig;
+use saferl::config::patch::PatchConfig;
+use saferl::session::run::Run;
 
 #[test]
 fn shipped_configs_load_and_their_properties_resolve() {

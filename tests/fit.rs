@@ -4,9 +4,11 @@
 mod common;
 
 use common::{repo_path, saferl};
-use saferl::fit::{Dataset, FitConfig, mae};
+use saferl::config::FitConfig;
+use saferl::data::Dataset;
+use saferl::data::samples::read_samples;
 use saferl::nn::nnet::read_nnet;
-use saferl::repair::patch::data::read_samples;
+use saferl::rl::imitation::mae;
 
 /// A CSV written by `fit`, read as `saferl patch --data` reads it.
 fn read_dataset(path: &std::path::Path, inputs: usize) -> Dataset {

@@ -5,9 +5,9 @@ mod common;
 
 use indicatif::ProgressBar;
 use rand::{Rng, SeedableRng};
-use saferl::eval::{Stream, episode_seed};
-use saferl::run::Run;
-use saferl::train::Trainer;
+use saferl::rl::eval::{Stream, episode_seed};
+use saferl::session::run::Run;
+use saferl::session::trainer::Trainer;
 
 /// Mean return of uniformly random torques on the evaluation seeds of `seed`.
 fn random_policy_return(seed: u64, episodes: u64) -> f64 {

@@ -7,12 +7,12 @@ mod reach_common;
 
 use rand::Rng;
 use saferl::nn::nnet::{NnetFile, Normalization, read_nnet, write_nnet};
-use saferl::reach::{self, Options, Verdict};
 use saferl::repair::patch::Constraint;
-use saferl::repair::patch::constraint::parse_joint_inequality;
-use saferl::repair::patch::milp_verify::{MilpVerdict, verify_constraint};
 use saferl::spec::InputSet;
+use saferl::spec::constraint::parse_joint_inequality;
 use saferl::spec::vnnlib::read_vnnlib;
+use saferl::verify::milp::{MilpVerdict, verify_constraint};
+use saferl::verify::reach::{self, Options, Verdict};
 
 use reach_common::*;
 

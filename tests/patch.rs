@@ -7,15 +7,15 @@ mod reach_common;
 use nalgebra::{DMatrix, DVector};
 use rand::{Rng, SeedableRng};
 use saferl::nn::{Layer, ReluNet};
-use saferl::reach::{self, Verdict};
-use saferl::repair::patch::bounds::pre_activation_bounds;
-use saferl::repair::patch::constraint::parse_joint_inequality;
 use saferl::repair::patch::{
     Constraint, LoopOptions, PatchError, PatchOptions, PatchStatus, Sample, Verifier, patch,
     repair_loop,
 };
 use saferl::spec::InputSet;
 use saferl::spec::Property;
+use saferl::spec::constraint::parse_joint_inequality;
+use saferl::verify::bounds::pre_activation_bounds;
+use saferl::verify::reach::{self, Verdict};
 use std::time::Duration;
 
 fn layer(rows: usize, cols: usize, w: &[f64], b: &[f64]) -> Layer {

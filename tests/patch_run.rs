@@ -4,15 +4,15 @@
 
 mod common;
 
+use saferl::config::patch::VerifierKind;
 use saferl::config::{Config, PropertyConfig};
+use saferl::data::samples::read_samples;
 use saferl::nn::ActionScaling;
+use saferl::nn::actor_constraints;
 use saferl::nn::nnet::read_nnet;
-use saferl::reach::{self, Options, Verdict};
-use saferl::repair::patch::actor::actor_constraints;
-use saferl::repair::patch::config::VerifierKind;
-use saferl::repair::patch::data::read_samples;
 use saferl::repair::patch::violations;
-use saferl::run::Run;
+use saferl::session::run::Run;
+use saferl::verify::reach::{self, Options, Verdict};
 use std::path::Path;
 
 /// A 3-episode pendulum run whose property near upright allows only gentle torques

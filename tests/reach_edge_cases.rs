@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use nalgebra::{DMatrix, DVector};
 use saferl::nn::{Layer, ReluNet};
-use saferl::reach::{self, Mode, Options, ReachError, Verdict};
 use saferl::spec::{HalfSpace, InputSet, Property, UnsafeSet};
+use saferl::verify::reach::{self, Mode, Options, ReachError, Verdict};
 
 fn layer(rows: usize, cols: usize, w: &[f64], b: &[f64]) -> Layer {
     Layer {

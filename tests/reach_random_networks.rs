@@ -6,8 +6,8 @@ mod reach_common;
 
 use rand::Rng;
 use saferl::nn::ReluNet;
-use saferl::reach::{self, Mode, Options, ReachResult, UnsafeRegion, Verdict, falsify};
 use saferl::spec::{HalfSpace, Property, UnsafeSet};
+use saferl::verify::reach::{self, Mode, Options, ReachResult, UnsafeRegion, Verdict, falsify};
 
 use reach_common::*;
 

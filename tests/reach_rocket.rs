@@ -4,8 +4,8 @@
 mod reach_common;
 
 use saferl::nn::nnet::read_nnet;
-use saferl::reach::{self, Mode, Options, Verdict};
 use saferl::spec::vnnlib::read_vnnlib;
+use saferl::verify::reach::{self, Mode, Options, Verdict};
 
 use reach_common::shared_data;
 

@@ -5,13 +5,13 @@ mod common;
 
 use indicatif::ProgressBar;
 use nalgebra::{DMatrix, DVector};
-use saferl::checkpoint::Checkpoint;
 use saferl::config::{Config, Penalty};
 use saferl::nn::nnet::read_nnet;
+use saferl::nn::pre_tanh_property;
 use saferl::nn::{ActionScaling, Layer, ReluNet};
-use saferl::reach::{self, Mode, Options, Verdict};
-use saferl::run::Run;
-use saferl::verify::pre_tanh_property;
+use saferl::session::checkpoint::Checkpoint;
+use saferl::session::run::Run;
+use saferl::verify::reach::{self, Mode, Options, Verdict};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -79,7 +79,7 @@ fn a_repair_round_makes_an_unsafe_actor_verified_safe() {
     assert_eq!(verdict(&actor, &config), Verdict::Unsafe);
 
     let run = Run::create(&tmp.path().join("repair"), config.clone()).unwrap();
-    let summary = saferl::repair::offline::repair_net(
+    let summary = saferl::jobs::repair::repair_net(
         &tmp.path().join("unsafe.nnet"),
         &actor,
         run,

@@ -4,9 +4,9 @@
 mod common;
 
 use indicatif::ProgressBar;
-use saferl::checkpoint::Checkpoint;
-use saferl::run::Run;
-use saferl::train::Trainer;
+use saferl::session::checkpoint::Checkpoint;
+use saferl::session::run::Run;
+use saferl::session::trainer::Trainer;
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -3,12 +3,14 @@
 
 mod burn_mlp;
 pub mod nnet;
+pub mod pre_tanh;
 mod relu_net;
 
 pub use burn_mlp::Mlp;
+pub use pre_tanh::{MappingError, actor_constraints, pre_tanh_property};
 #[cfg(test)]
 pub(crate) use relu_net::random_net;
-pub use relu_net::{Layer, NetShapeError, ReluNet};
+pub use relu_net::{Layer, NetShapeError, ReluNet, activations_before};
 use serde::{Deserialize, Serialize};
 
 /// The actor's output transform `action = offset + scale · tanh(y)`, per action.

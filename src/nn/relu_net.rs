@@ -60,7 +60,30 @@ pub struct ReluNet {
     layers: Vec<Layer>,
 }
 
+/// The activations entering the first layer after `prefix` (a network's first layers).
+pub fn activations_before(prefix: &[Layer], input: &[f64]) -> Vec<f64> {
+    let mut value = DVector::from_column_slice(input);
+    for layer in prefix {
+        value = layer.affine(&value).map(|v| v.max(0.0));
+    }
+    value.as_slice().to_vec()
+}
+
 impl ReluNet {
+    /// The pre-activations of layers `layer..` (the last: the outputs) given the
+    /// activations entering `layer`.
+    pub fn pre_activations(&self, layer: usize, layer_input: &[f64]) -> Vec<Vec<f64>> {
+        let mut value = DVector::from_column_slice(layer_input);
+        self.layers()[layer..]
+            .iter()
+            .map(|l| {
+                let pre = l.affine(&value);
+                value = pre.map(|v| v.max(0.0));
+                pre.as_slice().to_vec()
+            })
+            .collect()
+    }
+
     /// Builds a network, checking that the layer shapes chain.
     pub fn new(layers: Vec<Layer>) -> Result<Self, NetShapeError> {
         if layers.is_empty() {

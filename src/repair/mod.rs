@@ -1,28 +1,15 @@
-//! Repair of an unsafe network.
+//! Repair of an unsafe network, two ways.
 //!
-//! Repair of an unsafe actor with reachability-guided penalized episodes
-//! (reachability-repair paper, sections 3.3, 4.1 and 6.2, Algorithm 2).
+//! - [`penalized`]: reachability-guided penalized episodes (reachability-repair paper,
+//!   sections 3.3, 4.1 and 6.2, Algorithm 2): exact reachability finds every unsafe input
+//!   region of the actor; their vertices ([`select`]) start short greedy episodes in which
+//!   an unsafe action is penalized, until the actor is verified safe with its return kept.
+//! - [`patch`]: gradient repair cannot guarantee the constraints; the MIQP layer patch
+//!   (NNRepLayer) re-solves one layer so that every given sample satisfies them, and its
+//!   loop with a verifier extends that to the whole property domain.
 //!
-//! Exact reachability finds every unsafe input region of the actor ([`check`]); their
-//! vertices ([`select`]) become start states of short greedy episodes in which an unsafe
-//! action is penalized ([`episodes`]); a round repeats this until the actor is verified
-//! safe and its return is kept ([`round`]). The trainer runs rounds between training
-//! episodes, `saferl repair` runs one on a trained agent ([`offline`]).
-//!
-//! Gradient repair cannot guarantee the constraints; the MIQP layer patch ([`patch`],
-//! NNRepLayer) re-solves one layer so that every given sample satisfies them, and its
-//! loop with the verifier extends that to the whole property domain.
+//! Neither knows run directories, logs or the command line: the jobs compose them.
 
-pub mod agent;
-pub mod check;
-pub mod episodes;
-pub mod log;
-pub mod offline;
 pub mod patch;
-pub mod round;
+pub mod penalized;
 pub mod select;
-
-pub use check::{CheckError, SafetyCheck};
-pub use round::{
-    Advance, Outcome, PassReport, RepairError, RepairState, Repairer, RoundReport, RoundResult,
-};

@@ -7,8 +7,8 @@
 //! costs one short episode per point): when there are more regions than points, each
 //! pass starts where the previous one stopped, so successive passes cover them all.
 
-use crate::reach::UnsafeRegion;
 use crate::spec::InputSet;
+use crate::verify::reach::UnsafeRegion;
 use rand::Rng;
 use rand::seq::SliceRandom;
 

@@ -4,9 +4,9 @@
 //! the environment's bounds. The replay buffer and the critic work in the normalized
 //! space so every action dimension has the same scale.
 
+use super::backend::{Backend, training_device};
 use super::replay::Batch;
-use crate::config::{Backend, Config};
-use crate::nn::{ActionScaling, Mlp, Policy};
+use crate::nn::{ActionScaling, Mlp, Policy, ReluNet};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::store::ModuleRecord;
@@ -22,6 +22,21 @@ const FINAL_LAYER_INIT: f64 = 3e-3;
 pub struct Losses {
     pub critic: f32,
     pub actor: f32,
+}
+
+/// What a [`Ddpg`] is built from: the networks' shapes, the backend and the update's
+/// hyper-parameters (a run config's `[train]`, `[actor]` and `[critic]` tables).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DdpgOptions {
+    pub backend: Backend,
+    pub actor_hidden: Vec<usize>,
+    pub critic_hidden: Vec<usize>,
+    pub gamma: f64,
+    pub tau: f64,
+    pub actor_lr: f64,
+    pub critic_lr: f64,
+    /// Adam's ε.
+    pub adam_epsilon: f64,
 }
 
 /// Hyper-parameters the update needs at every step.
@@ -65,25 +80,15 @@ pub struct Ddpg {
     hyper: Hyper,
 }
 
-/// The Burn device a config asks for, with autodiff.
-pub fn training_device(backend: Backend) -> Device {
-    let device = match backend {
-        Backend::Flex => Device::flex(),
-        #[allow(deprecated)] // kept as the measured baseline; flex is the default
-        Backend::Ndarray => Device::ndarray(),
-    };
-    device.autodiff()
-}
-
 impl Ddpg {
     /// A fresh agent for `obs_dim` observations and actions within `scaling`'s bounds.
     pub fn new(
-        config: &Config,
+        options: &DdpgOptions,
         obs_dim: usize,
         scaling: ActionScaling,
         rng: &mut impl Rng,
     ) -> Self {
-        let device = training_device(config.backend);
+        let device = training_device(options.backend);
         let act_dim = scaling.dim();
         let sizes = |input: usize, hidden: &[usize], output: usize| {
             std::iter::once(input)
@@ -92,19 +97,19 @@ impl Ddpg {
                 .collect::<Vec<_>>()
         };
         let actor = Mlp::init(
-            &sizes(obs_dim, &config.actor.hidden, act_dim),
+            &sizes(obs_dim, &options.actor_hidden, act_dim),
             FINAL_LAYER_INIT,
             rng,
             &device,
         );
         let critic = Mlp::init(
-            &sizes(obs_dim + act_dim, &config.critic.hidden, 1),
+            &sizes(obs_dim + act_dim, &options.critic_hidden, 1),
             FINAL_LAYER_INIT,
             rng,
             &device,
         );
-        let adam = AdamConfig::new().with_epsilon(config.train.adam_epsilon as f32);
-        let t = &config.train;
+        let adam = AdamConfig::new().with_epsilon(options.adam_epsilon as f32);
+        let t = options;
         Self {
             actor_target: actor.clone(),
             critic_target: critic.clone(),
@@ -122,6 +127,18 @@ impl Ddpg {
                 critic_lr: t.critic_lr,
             },
         }
+    }
+
+    /// Changes the learning rates of the following updates (repair learns slower than
+    /// training); the networks and the optimizers' moments are kept.
+    pub fn set_learning_rates(&mut self, actor_lr: f64, critic_lr: f64) {
+        self.hyper.actor_lr = actor_lr;
+        self.hyper.critic_lr = critic_lr;
+    }
+
+    /// The learning rates of the next update, `(actor, critic)`.
+    pub fn learning_rates(&self) -> (f64, f64) {
+        (self.hyper.actor_lr, self.hyper.critic_lr)
     }
 
     pub fn act_dim(&self) -> usize {
@@ -238,6 +255,23 @@ impl Ddpg {
             actor_optim: optim(&self.actor_optim),
             critic_optim: optim(&self.critic_optim),
         }
+    }
+
+    /// Replaces the actor and its target by `net` (e.g. a `.nnet` actor that repair takes
+    /// over), keeping the critic and the optimizers.
+    pub fn replace_actor(&mut self, net: &ReluNet) -> Result<(), StateError> {
+        let actor = Mlp::from_relu_net(net, &self.device)
+            .into_record()
+            .into_bytes()
+            .map_err(|e| StateError {
+                part: "actor",
+                message: e.to_string(),
+            })?
+            .to_vec();
+        let mut state = self.state();
+        state.actor_target = actor.clone();
+        state.actor = actor;
+        self.restore(&state)
     }
 
     /// Restores a state saved by [`Ddpg::state`] into an agent built from the same config.

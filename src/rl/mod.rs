@@ -1,9 +1,14 @@
-//! Reinforcement learning: DDPG, its replay buffer and exploration noise.
+//! Learning: DDPG with its replay buffer and exploration noise, greedy evaluation of a
+//! policy, and supervised imitation (`saferl fit`).
 
+mod backend;
 mod ddpg;
-mod noise;
+pub mod eval;
+pub mod imitation;
+pub mod noise;
 mod replay;
 
-pub use ddpg::{Ddpg, DdpgState, Losses, StateError, training_device};
-pub use noise::Noise;
+pub use backend::{Backend, training_device};
+pub use ddpg::{Ddpg, DdpgOptions, DdpgState, Losses, StateError};
+pub use noise::{Noise, NoiseConfig, NoiseKind};
 pub use replay::{Batch, ReplayBuffer, Transition};

@@ -1,9 +1,42 @@
 //! Exploration noise for DDPG, in the actor's normalized action space `[-1, 1]`.
 
-use crate::config::{NoiseConfig, NoiseKind};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
+
+/// Exploration noise added to the actor's action during training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NoiseConfig {
+    pub kind: NoiseKind,
+    /// Standard deviation, as a fraction of each action's half-range.
+    pub sigma: f64,
+    /// Mean-reversion rate of the Ornstein-Uhlenbeck process.
+    pub theta: f64,
+    /// `sigma` is multiplied by this after every episode…
+    pub decay: f64,
+    /// …but never goes below this.
+    pub sigma_min: f64,
+}
+
+impl Default for NoiseConfig {
+    fn default() -> Self {
+        Self {
+            kind: NoiseKind::OrnsteinUhlenbeck,
+            sigma: 0.2,
+            theta: 0.15,
+            decay: 1.0,
+            sigma_min: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoiseKind {
+    Gaussian,
+    OrnsteinUhlenbeck,
+}
 
 /// Gaussian or Ornstein-Uhlenbeck noise whose scale decays per episode.
 ///

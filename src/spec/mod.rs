@@ -4,8 +4,11 @@
 //! verifier and the repair loops all read [`Property`]. It is parsed from the TOML run
 //! configs (see [`linear`]) and from VNNLIB files.
 
+pub mod constraint;
 pub mod linear;
 pub mod vnnlib;
+
+pub use constraint::{Constraint, JointHalfSpace};
 
 /// The half-space `coeffs · v <= rhs` over a vector `v` (inputs or outputs).
 #[derive(Debug, Clone, PartialEq)]

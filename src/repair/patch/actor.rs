@@ -1,46 +1,17 @@
-//! A trained actor as a patch problem.
+//! Repair samples for a trained actor.
 //!
-//! The run's properties bound actions `a = offset + scale·tanh(y)`; the patch and the
-//! verifier work on the pre-tanh ReLU network `y`, so each property is restated over `y`
-//! with the exact monotone mapping that `verify --run` uses. Samples come from what the
-//! agent has seen: its replay buffer's states (targets: the actor's own outputs, so the
+//! The patch works on the pre-tanh ReLU network (its constraints come from
+//! [`crate::nn::pre_tanh::actor_constraints`]). Samples come from what the agent has seen: its replay buffer's states (targets: the actor's own outputs, so the
 //! patch keeps behaviour there) and the vertices of the actor's unsafe input regions.
 
-use super::data::Split;
-use super::{Constraint, Sample};
-use crate::nn::{ActionScaling, NotMonotoneMappable, ReluNet};
-use crate::reach::UnsafeRegion;
+use crate::data::Sample;
+use crate::data::samples::Split;
+use crate::nn::ReluNet;
 use crate::repair::select::select_vertices;
-use crate::spec::Property;
-use crate::verify::pre_tanh_property;
+use crate::spec::{Constraint, Property};
+use crate::verify::reach::UnsafeRegion;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-
-/// A property whose unsafe set has no exact counterpart on the pre-tanh outputs.
-#[derive(Debug, thiserror::Error, PartialEq)]
-#[error("property `{property}`: {source}")]
-pub struct MappingError {
-    pub property: String,
-    pub source: NotMonotoneMappable,
-}
-
-/// The properties (over actions) as patch constraints over the pre-tanh outputs.
-pub fn actor_constraints(
-    properties: &[Property],
-    scaling: &ActionScaling,
-) -> Result<Vec<Constraint>, MappingError> {
-    properties
-        .iter()
-        .map(|p| {
-            pre_tanh_property(p, scaling)
-                .map(|mapped| Constraint::from_property(&mapped))
-                .map_err(|source| MappingError {
-                    property: p.name.clone(),
-                    source,
-                })
-        })
-        .collect()
-}
 
 /// How many samples to draw, and how.
 #[derive(Debug, Clone, Copy)]
@@ -136,7 +107,7 @@ pub fn vertex_samples(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::Layer;
+    use crate::nn::{ActionScaling, Layer, actor_constraints};
     use crate::spec::{HalfSpace, InputSet, UnsafeSet};
     use nalgebra::{DMatrix, DVector};
 

@@ -12,9 +12,11 @@
 //! objective); it creates the binaries in the same order both times, so a MILP solution
 //! fixes the QP's binaries by position.
 
-use super::bounds::{Interval, pre_activation_bounds};
-use super::{Constraint, PatchError, Sample};
+use super::PatchError;
+use crate::data::Sample;
 use crate::nn::ReluNet;
+use crate::spec::{Constraint, JointHalfSpace};
+use crate::verify::bounds::{Interval, pre_activation_bounds};
 use highs::{Col, RowProblem};
 
 /// Everything the model is built from.
@@ -215,7 +217,7 @@ impl Encoding {
         let mut errors = Vec::with_capacity(spec.samples.len());
         let mut output_bounds = Vec::with_capacity(spec.samples.len());
         for (n, sample) in spec.samples.iter().enumerate() {
-            let layer_input = activations_before(prefix, &sample.input);
+            let layer_input = crate::nn::activations_before(prefix, &sample.input);
             let bounds = pre_activation_bounds(
                 net,
                 spec.layer,
@@ -244,7 +246,7 @@ impl Encoding {
                     ),
                 })
                 .collect();
-            let original = pre_activations(net, spec.layer, &layer_input);
+            let original = net.pre_activations(spec.layer, &layer_input);
             for (depth, next) in net.layers()[spec.layer + 1..].iter().enumerate() {
                 let post: Vec<Expr> = pre
                     .into_iter()
@@ -310,29 +312,6 @@ impl Encoding {
     }
 }
 
-/// The activations entering the first layer after `prefix` (data for the repair).
-pub fn activations_before(prefix: &[crate::nn::Layer], input: &[f64]) -> Vec<f64> {
-    let mut value = nalgebra::DVector::from_column_slice(input);
-    for layer in prefix {
-        value = layer.affine(&value).map(|v| v.max(0.0));
-    }
-    value.as_slice().to_vec()
-}
-
-/// `net`'s pre-activations of layers `layer..` (the last: its outputs) given the
-/// activations entering `layer`.
-pub fn pre_activations(net: &ReluNet, layer: usize, layer_input: &[f64]) -> Vec<Vec<f64>> {
-    let mut value = nalgebra::DVector::from_column_slice(layer_input);
-    net.layers()[layer..]
-        .iter()
-        .map(|l| {
-            let pre = l.affine(&value);
-            value = pre.map(|v| v.max(0.0));
-            pre.as_slice().to_vec()
-        })
-        .collect()
-}
-
 /// `Σ w_i · post_i + bias`, merging constants.
 fn affine_of(weights: impl Iterator<Item = f64>, bias: f64, post: &[Expr]) -> Expr {
     let mut out = Expr::constant(bias);
@@ -386,7 +365,7 @@ fn avoid_unsafe_set(
                 candidates.push((h, need, lo));
             }
         }
-        let terms = |h: &super::JointHalfSpace| -> Vec<(Col, f64)> {
+        let terms = |h: &JointHalfSpace| -> Vec<(Col, f64)> {
             h.output
                 .iter()
                 .zip(y)
@@ -404,7 +383,7 @@ fn avoid_unsafe_set(
             [(h, need, _)] => b.problem.add_row(*need.., terms(h)),
             _ => {
                 // The original network is closest to leaving through this half-space.
-                let slack = |h: &super::JointHalfSpace, need: f64| {
+                let slack = |h: &JointHalfSpace, need: f64| {
                     h.output
                         .iter()
                         .zip(original_y)

@@ -1,7 +1,7 @@
 //! The paper's Table 1 metrics on held-out data, computed on the real networks.
 
-use super::Constraint;
 use crate::nn::ReluNet;
+use crate::spec::Constraint;
 use serde::Serialize;
 
 /// How the patch changed behaviour on test inputs.
@@ -80,8 +80,8 @@ pub fn test_metrics(
 mod tests {
     use super::*;
     use crate::nn::Layer;
-    use crate::repair::patch::constraint::parse_joint_inequality;
     use crate::spec::InputSet;
+    use crate::spec::constraint::parse_joint_inequality;
     use nalgebra::{DMatrix, DVector};
 
     fn scale(k: f64) -> ReluNet {

@@ -8,49 +8,34 @@
 //! [`repair_loop`] (the certified-repair paper's Alg. 1) extends that to whole property
 //! domains with the exact verifier.
 //!
-//! - [`bounds`]: sound big-M bounds (interval arithmetic with ReLU-clamped intervals);
-//!   `lp_bounds` tightens the verifier's by linear programming;
-//! - [`constraint`]: Ψ as "if x ∈ S then (x, y) ∉ unsafe polytopes";
-//! - `encode`: the model; `solve`: outer approximation with HiGHS (MILP + convex QP);
-//! - [`repair_loop`]: patch → verify → add unsafe-region vertices → patch again;
+//! - Ψ is a [`Constraint`] of [`crate::spec`]: "if x ∈ S then (x, y) ∉ unsafe polytopes";
+//!   big-M bounds come from [`crate::verify::bounds`];
+//! - `encode`: the model; `solve`: the HiGHS toolkit (fixed-pattern LPs and QPs,
+//!   tangent cuts, candidates); `start`: first incumbents (projected gradient descent,
+//!   local search over activation patterns); `search`: outer approximation of the MIQP
+//!   from those starts;
+//! - [`repair_loop`]: patch → verify → add counterexamples → patch again, closed by any
+//!   [`Verifier`];
 //! - [`metrics`]: MAE, repair efficacy, introduced bugs on held-out data;
-//! - [`data`], [`config`], [`job`]: the `saferl patch --net` command;
-//! - [`actor`], [`actor_job`]: patching the actor of a training run (`saferl patch --run`
-//!   and the end of `saferl train`).
+//! - [`actor`]: repair samples for the actor of a training run.
 //!
 //! Every patch is re-evaluated with [`ReluNet::forward`]: the reported objective, weight
 //! change and violations come from the patched network, not from the solver.
 
 pub mod actor;
-pub mod actor_job;
-pub mod bounds;
-pub mod config;
-pub mod constraint;
-pub mod data;
-mod descent;
 mod encode;
-pub mod job;
-mod local_search;
-pub mod log;
-mod lp_bounds;
 pub mod metrics;
-pub mod milp_verify;
 mod repair_loop;
+mod search;
 mod solve;
+mod start;
 
-pub use constraint::{Constraint, JointHalfSpace};
+pub use crate::data::Sample;
+pub use crate::spec::{Constraint, JointHalfSpace};
 pub use repair_loop::{LoopError, LoopOptions, LoopResult, Round, Verifier, repair_loop};
 
 use crate::nn::ReluNet;
 use std::time::{Duration, Instant};
-
-/// One repair sample: an input and the output the patch should stay close to (the
-/// original network's output to keep its behaviour, or a ground-truth label).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    pub input: Vec<f64>,
-    pub target: Vec<f64>,
-}
 
 /// What to repair and how hard to try.
 #[derive(Debug, Clone)]
@@ -220,9 +205,9 @@ pub fn patch_near(
         margin: options.margin,
         clearance: options.clearance,
     };
-    let solved = solve::solve(
+    let solved = search::solve(
         &spec,
-        &solve::SolveOptions {
+        &search::SolveOptions {
             time_limit: options.time_limit,
             gap: options.gap,
             iterations: options.iterations,

@@ -13,16 +13,18 @@
 //!
 //! Two verifiers: exact reachability ([`Verifier::Reach`]: every unsafe region, whose
 //! vertices all become samples; for small input dimensions and output-only unsafe sets)
-//! and the MILP check of [`super::milp_verify`] ([`Verifier::Milp`]: any constraint kind
+//! and the MILP check of [`crate::verify::milp`] ([`Verifier::Milp`]: any constraint kind
 //! over a bounded domain such as the data's bounding box; one counterexample per
 //! constraint and round).
 
-use super::milp_verify::{MilpError, MilpVerdict, verify_constraint};
-use super::{Constraint, PatchError, PatchOptions, PatchResult, PatchStatus, Sample, patch_near};
+use super::{PatchError, PatchOptions, PatchResult, PatchStatus, patch_near};
+use crate::data::Sample;
 use crate::nn::ReluNet;
-use crate::reach::{self, Mode, Options, ReachError, Verdict};
 use crate::repair::select::select_vertices;
+use crate::spec::Constraint;
 use crate::spec::{InputSet, Property};
+use crate::verify::milp::{MilpError, MilpVerdict, verify_constraint};
+use crate::verify::reach::{self, Mode, Options, ReachError, Verdict};
 use std::time::{Duration, Instant};
 
 /// Loop settings.
@@ -482,8 +484,8 @@ fn new_samples(samples: &[Sample], found: Vec<Sample>, limit: usize) -> Vec<Samp
 mod tests {
     use super::*;
     use crate::nn::Layer;
-    use crate::repair::patch::constraint::parse_joint_inequality;
     use crate::spec::InputSet;
+    use crate::spec::constraint::parse_joint_inequality;
     use nalgebra::{DMatrix, DVector};
 
     #[test]
