@@ -15,8 +15,8 @@ use saferl::nn::nnet::read_nnet;
 use saferl::spec::vnnlib::read_vnnlib;
 use saferl::verify::reach::{self, Mode, Options, Verdict};
 
-/// The data shipped next to the repository.
-const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/acasxu");
+/// The data shipped in the repository.
+const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/acasxu");
 
 #[derive(Debug, Parser)]
 #[command(about = "Verify ACAS Xu instances with the exact reachability verifier")]

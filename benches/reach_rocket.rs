@@ -18,8 +18,8 @@ use saferl::nn::nnet::read_nnet;
 use saferl::spec::vnnlib::read_vnnlib;
 use saferl::verify::reach::{self, Mode, Options};
 
-/// The data shipped next to the repository.
-const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data/rocket-agents");
+/// The data shipped in the repository.
+const DEFAULT_DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/rocket-agents");
 
 #[derive(Debug, Parser)]
 #[command(about = "All unsafe regions of the rocket-lander actors, with and without the filter")]

@@ -285,7 +285,7 @@ fn rocket_trains_from_the_shipped_config_and_renders() {
 #[test]
 fn verify_reports_counterexamples_that_replay_and_proves_safe_ones() {
     let data = |rel: &str| {
-        common::repo_path("../shared/data/rocket-agents")
+        common::repo_path("data/rocket-agents")
             .join(rel)
             .to_string_lossy()
             .into_owned()

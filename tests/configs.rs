@@ -18,7 +18,21 @@ fn shipped_configs_load_and_their_properties_resolve() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         if text.lines().any(|l| l.trim() == "[data]") {
-            FitConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            let config = FitConfig::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            // The demonstrations are in the repository's data/ (resolved from the config).
+            let data = serde_json::to_value(&config.data).unwrap();
+            let dir = std::path::Path::new(data["dir"].as_str().unwrap());
+            let dir = dir
+                .canonicalize()
+                .unwrap_or_else(|e| panic!("{}: {}: {e}", path.display(), dir.display()));
+            let repo_data = common::repo_path("data").canonicalize().unwrap();
+            assert!(
+                dir.starts_with(&repo_data) && dir.is_dir(),
+                "{}: data dir {} is not in {}",
+                path.display(),
+                dir.display(),
+                repo_data.display()
+            );
             checked += 1;
             continue;
         }

@@ -8,16 +8,16 @@ use saferl::nn::nnet::read_nnet;
 use saferl::spec::vnnlib::read_vnnlib;
 use saferl::verify::reach::{self, Mode, Options, Verdict};
 
-use reach_common::shared_data;
+use reach_common::repo_data;
 
 /// Verifies network `a_b` on property `prop` with the exact search alone (no attack).
 fn check(a: usize, b: usize, prop: usize, expected: Verdict) {
-    let net = read_nnet(&shared_data(&format!(
+    let net = read_nnet(&repo_data(&format!(
         "acasxu/nnet/ACASXU_run2a_{a}_{b}_batch_2000.nnet"
     )))
     .unwrap()
     .net;
-    let properties = read_vnnlib(&shared_data(&format!("acasxu/prop_{prop}.vnnlib"))).unwrap();
+    let properties = read_vnnlib(&repo_data(&format!("acasxu/prop_{prop}.vnnlib"))).unwrap();
     let options = Options {
         mode: Mode::FirstCounterexample,
         attack_samples: 0,
@@ -67,10 +67,10 @@ fn unsafe_instances() {
 /// unsafe sample of the input box lies in a region.
 #[test]
 fn all_regions_of_an_unsafe_instance_are_exact_and_complete() {
-    let net = read_nnet(&shared_data("acasxu/nnet/ACASXU_run2a_1_7_batch_2000.nnet"))
+    let net = read_nnet(&repo_data("acasxu/nnet/ACASXU_run2a_1_7_batch_2000.nnet"))
         .unwrap()
         .net;
-    let p = read_vnnlib(&shared_data("acasxu/prop_3.vnnlib"))
+    let p = read_vnnlib(&repo_data("acasxu/prop_3.vnnlib"))
         .unwrap()
         .remove(0);
     let options = Options {
@@ -114,10 +114,10 @@ fn all_regions_of_an_unsafe_instance_are_exact_and_complete() {
 /// the VNN-COMP time limit; whatever it returns must re-evaluate as a violation.
 #[test]
 fn attack_finds_the_face_sliver_of_1_9_property_7() {
-    let net = read_nnet(&shared_data("acasxu/nnet/ACASXU_run2a_1_9_batch_2000.nnet"))
+    let net = read_nnet(&repo_data("acasxu/nnet/ACASXU_run2a_1_9_batch_2000.nnet"))
         .unwrap()
         .net;
-    let p = read_vnnlib(&shared_data("acasxu/prop_7.vnnlib"))
+    let p = read_vnnlib(&repo_data("acasxu/prop_7.vnnlib"))
         .unwrap()
         .remove(0);
     let samples = Options::default().attack_samples;

@@ -7,19 +7,17 @@ use saferl::nn::nnet::read_nnet;
 use saferl::spec::vnnlib::read_vnnlib;
 use saferl::verify::reach::{self, Mode, Options, Verdict};
 
-use reach_common::shared_data;
+use reach_common::repo_data;
 
 #[test]
 fn every_agent_violates_a_property() {
     // Agents 0 and 1 tilt the wrong way on property 1, agent 2 on property 2 (which random
     // sampling of 200,000 points does not find).
     for (agent, prop) in [(0, 1), (1, 1), (2, 2)] {
-        let property = read_vnnlib(&shared_data(&format!(
-            "rocket-agents/property{prop}.vnnlib"
-        )))
-        .unwrap()
-        .remove(0);
-        let net = read_nnet(&shared_data(&format!(
+        let property = read_vnnlib(&repo_data(&format!("rocket-agents/property{prop}.vnnlib")))
+            .unwrap()
+            .remove(0);
+        let net = read_nnet(&repo_data(&format!(
             "rocket-agents/unsafe_agent{agent}.nnet"
         )))
         .unwrap()

@@ -4,7 +4,7 @@ mod reach_common;
 
 use saferl::spec::vnnlib::{VnnlibError, parse_vnnlib, read_vnnlib};
 
-use reach_common::shared_data;
+use reach_common::repo_data;
 
 fn parse(text: &str) -> Result<Vec<saferl::spec::Property>, VnnlibError> {
     parse_vnnlib(text, "test.vnnlib", "test")
@@ -18,7 +18,7 @@ fn error(text: &str) -> String {
 #[test]
 fn reads_every_acas_property() {
     for k in 1..=10 {
-        let props = read_vnnlib(&shared_data(&format!("acasxu/prop_{k}.vnnlib"))).unwrap();
+        let props = read_vnnlib(&repo_data(&format!("acasxu/prop_{k}.vnnlib"))).unwrap();
         let expected_parts = if k == 6 { 2 } else { 1 };
         assert_eq!(props.len(), expected_parts, "prop_{k}");
         for p in &props {
@@ -36,7 +36,7 @@ fn reads_every_acas_property() {
             }
         }
     }
-    let p1 = &read_vnnlib(&shared_data("acasxu/prop_1.vnnlib")).unwrap()[0];
+    let p1 = &read_vnnlib(&repo_data("acasxu/prop_1.vnnlib")).unwrap()[0];
     assert_eq!(p1.name, "prop_1");
     assert_eq!(p1.input.lower, vec![0.6, -0.5, -0.5, 0.45, -0.5]);
     assert_eq!(p1.input.upper, vec![0.679857769, 0.5, 0.5, 0.5, -0.45]);
@@ -48,7 +48,7 @@ fn reads_every_acas_property() {
     );
     assert_eq!(p1.unsafe_set.disjuncts[0][0].rhs, -3.991125645861615);
     // Property 2: one conjunction of four comparisons Y_j <= Y_0.
-    let p2 = &read_vnnlib(&shared_data("acasxu/prop_2.vnnlib")).unwrap()[0];
+    let p2 = &read_vnnlib(&repo_data("acasxu/prop_2.vnnlib")).unwrap()[0];
     assert_eq!(p2.unsafe_set.disjuncts.len(), 1);
     assert_eq!(p2.unsafe_set.disjuncts[0].len(), 4);
     assert_eq!(
@@ -56,10 +56,10 @@ fn reads_every_acas_property() {
         vec![-1.0, 1.0, 0.0, 0.0, 0.0]
     );
     // Property 4 pins X_2 to 0.
-    let p4 = &read_vnnlib(&shared_data("acasxu/prop_4.vnnlib")).unwrap()[0];
+    let p4 = &read_vnnlib(&repo_data("acasxu/prop_4.vnnlib")).unwrap()[0];
     assert_eq!((p4.input.lower[2], p4.input.upper[2]), (0.0, 0.0));
     // Property 6: two input boxes, each with the four output disjuncts.
-    let p6 = read_vnnlib(&shared_data("acasxu/prop_6.vnnlib")).unwrap();
+    let p6 = read_vnnlib(&repo_data("acasxu/prop_6.vnnlib")).unwrap();
     assert_eq!(
         (p6[0].name.as_str(), p6[1].name.as_str()),
         ("prop_6[0]", "prop_6[1]")
@@ -68,7 +68,7 @@ fn reads_every_acas_property() {
     assert_eq!(p6[1].input.upper[1], -0.11140846);
     assert!(p6.iter().all(|p| p.unsafe_set.disjuncts.len() == 4));
     // Property 7: two disjuncts of three comparisons.
-    let p7 = &read_vnnlib(&shared_data("acasxu/prop_7.vnnlib")).unwrap()[0];
+    let p7 = &read_vnnlib(&repo_data("acasxu/prop_7.vnnlib")).unwrap()[0];
     assert_eq!(p7.unsafe_set.disjuncts.len(), 2);
     assert!(p7.unsafe_set.disjuncts.iter().all(|d| d.len() == 3));
 }
@@ -76,8 +76,7 @@ fn reads_every_acas_property() {
 #[test]
 fn reads_the_rocket_properties() {
     for k in [1, 2] {
-        let props =
-            read_vnnlib(&shared_data(&format!("rocket-agents/property{k}.vnnlib"))).unwrap();
+        let props = read_vnnlib(&repo_data(&format!("rocket-agents/property{k}.vnnlib"))).unwrap();
         assert_eq!(props.len(), 1);
         let p = &props[0];
         assert_eq!(p.input.dim(), 11);
@@ -186,7 +185,7 @@ fn errors_name_the_file_the_line_and_the_problem() {
 /// Truncating or mangling a real file anywhere gives an error or a result, never a panic.
 #[test]
 fn never_panics_on_mangled_input() {
-    let text = std::fs::read_to_string(shared_data("acasxu/prop_6.vnnlib")).unwrap();
+    let text = std::fs::read_to_string(repo_data("acasxu/prop_6.vnnlib")).unwrap();
     let bytes = text.as_bytes();
     for cut in (0..bytes.len()).step_by(3) {
         let truncated = String::from_utf8_lossy(&bytes[..cut]);

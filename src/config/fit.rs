@@ -28,7 +28,7 @@ pub struct FitConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum DataConfig {
-    /// The recorded prosthesis walking (`shared/data/prosthesis`).
+    /// The recorded prosthesis walking (`data/prosthesis`).
     Prosthesis {
         /// Folder of the recording; a relative path is relative to the config file.
         dir: PathBuf,

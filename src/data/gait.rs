@@ -1,4 +1,4 @@
-//! The recorded walking data (`shared/data/prosthesis`): three IMUs (femur, shin, foot),
+//! The recorded walking data (`data/prosthesis`): three IMUs (femur, shin, foot),
 //! each a CSV of `time, angle [deg], angular velocity [deg/s]` rows.
 
 use std::path::Path;

@@ -564,10 +564,9 @@ fn format_float(value: f64) -> String {
 mod tests {
     use super::*;
 
-    /// The shared data directory. In saferl the crate root is `/work/main`, so this becomes
-    /// `../shared/data`; in the scratch crate (`/work/scratch/nnet`) it is `../../shared/data`.
+    /// A file of the repository's data directory (`data/` in the crate root).
     fn shared_data(rel: &str) -> PathBuf {
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")).join(rel)
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")).join(rel)
     }
 
     fn acas(a: usize, b: usize) -> NnetFile {

@@ -9,16 +9,12 @@ use rand_chacha::ChaCha8Rng;
 use saferl::nn::{Layer, ReluNet};
 use saferl::spec::{HalfSpace, InputSet, Property, UnsafeSet};
 
-/// The shared data directory: `../shared/data` from the saferl crate root, one level
-/// further up from a scratch crate.
-pub fn shared_data(rel: &str) -> PathBuf {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    ["../shared/data", "../../shared/data"]
-        .iter()
-        .map(|up| root.join(up))
-        .find(|p| p.is_dir())
-        .expect("shared/data not found next to the crate")
-        .join(rel)
+/// A file of the repository's data directory (`data/` in the crate root). The data is part
+/// of the repository: a missing file is an error, never a reason to skip.
+pub fn repo_data(rel: &str) -> PathBuf {
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/data")).join(rel);
+    assert!(path.exists(), "{} is missing", path.display());
+    path
 }
 
 pub fn rng(seed: u64) -> ChaCha8Rng {
