@@ -565,13 +565,13 @@ mod tests {
     use super::*;
 
     /// A file of the repository's data directory (`data/` in the crate root).
-    fn shared_data(rel: &str) -> PathBuf {
+    fn repo_data(rel: &str) -> PathBuf {
         Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/data")).join(rel)
     }
 
     fn acas(a: usize, b: usize) -> NnetFile {
         let name = format!("acasxu/nnet/ACASXU_run2a_{a}_{b}_batch_2000.nnet");
-        read_nnet(&shared_data(&name)).unwrap()
+        read_nnet(&repo_data(&name)).unwrap()
     }
 
     fn sizes(net: &ReluNet) -> Vec<usize> {
@@ -581,7 +581,7 @@ mod tests {
     }
 
     fn nnet_files(dir: &str) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = fs::read_dir(shared_data(dir))
+        let mut files: Vec<PathBuf> = fs::read_dir(repo_data(dir))
             .unwrap()
             .map(|entry| entry.unwrap().path())
             .filter(|path| path.extension().is_some_and(|e| e == "nnet"))
@@ -669,7 +669,7 @@ mod tests {
         assert_eq!(first.weights[(1, 0)], -1.12374e+00);
         let last = &net.layers()[6];
         assert_eq!(last.bias.len(), 5);
-        let rocket = read_nnet(&shared_data("rocket-agents/unsafe_agent0.nnet")).unwrap();
+        let rocket = read_nnet(&repo_data("rocket-agents/unsafe_agent0.nnet")).unwrap();
         let rocket_bias = &rocket.net.layers()[5].bias;
         assert_eq!(
             rocket_bias.as_slice(),
@@ -721,7 +721,7 @@ mod tests {
 
     #[test]
     fn acas_xu_outputs_agree_with_the_published_verdicts() {
-        let verdicts = fs::read_to_string(shared_data("acasxu/expected.csv")).unwrap();
+        let verdicts = fs::read_to_string(repo_data("acasxu/expected.csv")).unwrap();
         for ((a, b), x) in PROP2_COUNTEREXAMPLES {
             let name = format!("ACASXU_run2a_{a}_{b}_batch_2000.nnet,prop_2.vnnlib,unsafe");
             assert!(verdicts.contains(&name), "{name}");
@@ -752,7 +752,7 @@ mod tests {
     #[test]
     fn real_files_round_trip_exactly() {
         let mut paths = nnet_files("rocket-agents");
-        paths.push(shared_data("acasxu/nnet/ACASXU_run2a_1_1_batch_2000.nnet"));
+        paths.push(repo_data("acasxu/nnet/ACASXU_run2a_1_1_batch_2000.nnet"));
         let dir = tempfile::tempdir().unwrap();
         for path in paths {
             let original = read_nnet(&path).unwrap();
