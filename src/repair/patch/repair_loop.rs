@@ -37,8 +37,8 @@ pub struct LoopOptions {
     pub verify_timeout: Option<Duration>,
     /// Cap of the escalating time limit: after a round whose verification ended without a
     /// verdict and without a violation, the next round's time limit doubles, up to this.
-    /// A patch near convergence is often safe but slow to prove (the prosthesis policy's
-    /// last round: unknown at 240 s, proved at 281 s), and each unknown round otherwise
+    /// A patch near convergence is often safe but slow to prove, and each unknown round
+    /// otherwise
     /// adds a near sample and raises the loss without getting closer to a proof. A round
     /// left with nothing to add verifies the same patch again with the doubled limit
     /// instead of ending the loop. `None` (or a cap at `verify_timeout`) keeps the time

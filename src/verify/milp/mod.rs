@@ -250,9 +250,9 @@ fn attack(
 }
 
 /// Weights visited by the signed-gradient attack (start points × steps × weights, each
-/// step a forward and a backward pass): ≈ 3 s on one core here. Violations on a wide box
-/// can be rare: on one prosthesis network (3 300 weights, 4 800 starts) they took
-/// ≈ 3 000 starts.
+/// step a forward and a backward pass): a budget of seconds on one core, so the attack's
+/// cost does not grow with the network. Violations on a wide box can be rare, so small
+/// networks get thousands of starts.
 const SIGN_BUDGET: usize = 1_600_000_000;
 /// Fewest and most start points, whatever the network's size.
 const SIGN_STARTS: std::ops::RangeInclusive<usize> = 200..=5000;

@@ -142,9 +142,9 @@ const LP_CUT_ROUNDS: usize = 30;
 /// The best patch with the binaries fixed, by tangent cuts on an LP (HiGHS's LP solvers
 /// are far faster and steadier than its QP solver on these models), and the LP's columns
 /// (laid out as the MILP's); `None` if no LP optimum. The LPs are solved by the interior
-/// point method: on a hidden layer's (layer 1 of the prosthesis rate policy, 150 samples,
-/// 9 600 fixed binaries) it takes 3–5 s per solve where the dual simplex took 23 s for
-/// the first and 79 s for the next, cut-extended one (its warm start does not help).
+/// point method: on hidden layers with thousands of fixed binaries the dual simplex is
+/// several times slower, and its warm start does not help the cut-extended re-solves
+/// (measurements: docs/results.md).
 pub fn solve_fixed_lp(
     spec: &Spec,
     binaries: &[f64],
