@@ -340,3 +340,43 @@ fn verify_reports_counterexamples_that_replay_and_proves_safe_ones() {
         &["bad.vnnlib", "line 2"],
     );
 }
+
+#[test]
+fn zero_counts_on_the_command_line_are_refused_with_the_flag_named() {
+    for args in [
+        vec![
+            "patch",
+            "--net",
+            "n.nnet",
+            "--config",
+            "c.toml",
+            "--data",
+            "d.csv",
+            "--max-rounds",
+            "0",
+        ],
+        vec![
+            "patch",
+            "--net",
+            "n.nnet",
+            "--config",
+            "c.toml",
+            "--data",
+            "d.csv",
+            "--samples",
+            "0",
+        ],
+        vec!["render", "--run", "r", "--out", "x.gif", "--every", "0"],
+        vec!["eval", "--run", "r", "--episodes", "0"],
+    ] {
+        let out = common::saferl().args(&args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let flag = args[args.len() - 2];
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("expected a positive integer"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -123,11 +123,11 @@ struct PatchArgs {
     /// Repair this layer (index into the network's layers, 0 = first; default: the last).
     #[arg(long)]
     layer: Option<usize>,
-    /// Most patch-and-verify rounds.
-    #[arg(long)]
+    /// Most patch-and-verify rounds (at least 1).
+    #[arg(long, value_parser = positive_count)]
     max_rounds: Option<usize>,
-    /// Repair samples drawn from the data (--run: from the replay buffer).
-    #[arg(long)]
+    /// Repair samples drawn from the data (--run: from the replay buffer; at least 1).
+    #[arg(long, value_parser = positive_count)]
     samples: Option<usize>,
     /// Seed of the data split.
     #[arg(long)]
@@ -198,8 +198,8 @@ struct RenderArgs {
     /// Seed of the episode (default: the run's first evaluation episode).
     #[arg(long)]
     seed: Option<u64>,
-    /// Draw every N-th simulation step.
-    #[arg(long, default_value_t = 3)]
+    /// Draw every N-th simulation step (at least 1).
+    #[arg(long, default_value_t = 3, value_parser = positive_count)]
     every: usize,
     /// Image width in pixels.
     #[arg(long, default_value_t = 480)]
@@ -232,7 +232,8 @@ struct TrainArgs {
 struct EvalArgs {
     #[command(flatten)]
     source: PolicySource,
-    #[arg(long, default_value_t = 10)]
+    /// Greedy episodes to run (at least 1).
+    #[arg(long, default_value_t = 10, value_parser = positive_count)]
     episodes: usize,
     /// Seed of the evaluation episodes (default: the run's seed).
     #[arg(long)]
@@ -288,6 +289,16 @@ struct ExportArgs {
     run: PathBuf,
     #[arg(long)]
     out: PathBuf,
+}
+
+/// A count that must be at least 1: a zero is refused with the flag's name (by clap)
+/// instead of being raised to 1 or running nothing.
+fn positive_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("expected a positive integer, got 0".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("expected a positive integer: {e}")),
+    }
 }
 
 /// Runs the CLI and maps errors to a one-line message and exit code 1.

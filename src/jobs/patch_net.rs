@@ -141,14 +141,19 @@ pub fn run(input: &JobInput, on_round: &mut dyn FnMut(&Round)) -> Result<JobRepo
         settings.layer = Some(layer);
     }
     if let Some(rounds) = input.max_rounds {
-        settings.max_rounds = rounds.max(1);
+        settings.max_rounds = rounds;
     }
     if let Some(samples) = input.samples {
-        settings.samples = samples.max(1);
+        settings.samples = samples;
     }
     if let Some(seed) = input.seed {
         settings.seed = seed;
     }
+    // The command line's overrides pass the same checks as the file's values.
+    settings.validate().map_err(|message| JobError::Invalid {
+        path: input.config.clone(),
+        message: format!("after the command-line overrides: {message}"),
+    })?;
     let file = read_nnet(&input.net)?;
     let net = &file.net;
     let constraints = config
