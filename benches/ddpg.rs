@@ -88,7 +88,7 @@ fn main() {
         let config = rocket_config(backend);
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let scaling = ActionScaling::from_bounds(&[-1.0; ACT], &[1.0; ACT]);
-        let mut agent = Ddpg::new(&config, OBS, scaling, &mut rng);
+        let mut agent = Ddpg::new(&config.ddpg_options(), OBS, scaling, &mut rng);
         let buffer = filled_buffer(&mut rng);
         for batch in [64usize, 400] {
             for _ in 0..200 {
